@@ -1,0 +1,1 @@
+//! The Rilla Edge configuration.

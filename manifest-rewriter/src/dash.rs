@@ -1,0 +1,15 @@
+//! DASH MPD rewriting.
+
+use url::Url;
+
+use crate::{RewriteError, RewritePlan};
+
+/// Rewrites a DASH MPD into `out`.
+pub fn rewrite_into(
+    _input: &[u8],
+    _manifest_url: &Url,
+    _plan: &mut RewritePlan<'_>,
+    _out: &mut Vec<u8>,
+) -> Result<(), RewriteError> {
+    Err(RewriteError::NotAManifest)
+}

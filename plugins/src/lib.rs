@@ -1,0 +1,1 @@
+//! Edge behaviour plugged between config, tokens and the rewriter.

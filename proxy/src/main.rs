@@ -1,0 +1,2 @@
+//! The `rilla` command.
+fn main() {}
