@@ -1,0 +1,211 @@
+//! The configuration file as written by operators: one struct per TOML table.
+//!
+//! Every field is documented with its unit and default; `rilla config example` turns these
+//! doc comments into the annotated example, so they are written for operators.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::duration::HumanDuration;
+
+/// The configuration of a Rilla Edge proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Viewer tokens: keys, lifetime, where tokens travel in URIs.
+    #[serde(default)]
+    pub tokens: TokensConfig,
+    /// The hosts under which viewers reach this edge.
+    #[serde(default)]
+    pub edge: EdgeConfig,
+    /// Bounds on what origins may send.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The origins (or CDNs) this edge sits in front of. Default: none.
+    #[serde(default)]
+    pub origins: Vec<OriginConfig>,
+}
+
+/// Viewer tokens: Ed25519 JWTs scoped to a path prefix, carried as a query parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Directory holding the signing keys (`<kid>.pem`) and the public key set
+    /// (`jwks.json`), as written by `rilla token keygen`. A relative path is relative to
+    /// the directory of the config file. Default: "keys".
+    #[serde(default = "defaults::keys_dir")]
+    pub keys_dir: PathBuf,
+    /// The `kid` of the key that signs new tokens. Default: unset, meaning the newest
+    /// private key in `keys_dir`. Older keys still verify while they are in `jwks.json`.
+    #[serde(default)]
+    pub signing_kid: Option<String>,
+    /// Audience (`aud` claim) written into and required of every token.
+    /// Default: "rilla-edge".
+    #[serde(default = "defaults::audience")]
+    pub audience: String,
+    /// Lifetime of a viewer token (from 1s to 24h). Players refresh live manifests every
+    /// few seconds and get fresh tokens with them. Default: "5m".
+    #[serde(default = "defaults::ttl")]
+    pub ttl: HumanDuration,
+    /// Clock skew tolerated when checking `exp` and `nbf` (at most 60s). Default: "5s".
+    #[serde(default = "defaults::leeway")]
+    pub leeway: HumanDuration,
+    /// Name of the query parameter that carries the token in every signed URI
+    /// (1 to 32 characters of A-Z a-z 0-9 - _). The edge strips it before the origin and
+    /// keeps it out of cache keys. Default: "rt".
+    #[serde(default = "defaults::query_param")]
+    pub query_param: String,
+    /// Bind each token to the client's IP prefix (/24 for IPv4, /64 for IPv6). Viewers
+    /// behind changing NATs or roaming between networks then need a new token.
+    /// Default: false.
+    #[serde(default)]
+    pub bind_ip_prefix: bool,
+    /// How many verified tokens to remember, so that repeat requests skip the signature
+    /// check (expiry, scope and IP are still checked on every request). Default: 100000.
+    #[serde(default = "defaults::verified_cache_entries")]
+    pub verified_cache_entries: u64,
+}
+
+/// Which hosts count as this edge.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Hosts (with an optional `:port`, and an optional leading `*.` wildcard) under which
+    /// viewers reach this edge. Manifest URIs pointing at these hosts, at an origin's
+    /// `hosts`, or relative URIs are signed; URIs pointing anywhere else are left as they
+    /// are, so the edge never signs a foreign URL. Default: none (relative URIs and the
+    /// host the viewer used are still ours).
+    #[serde(default)]
+    pub public_hosts: Vec<String>,
+}
+
+/// Bounds on manifests from origins; anything larger or deeper is refused with an error.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest manifest accepted from an origin, in bytes (after decompression).
+    /// Default: 4194304 (4 MiB).
+    #[serde(default = "defaults::max_manifest_bytes")]
+    pub max_manifest_bytes: u64,
+    /// Longest HLS line or XML tag accepted, in bytes. Default: 65536 (64 KiB).
+    #[serde(default = "defaults::max_line_bytes")]
+    pub max_line_bytes: u64,
+    /// Deepest XML element nesting accepted in an MPD (1 to 256). Default: 32.
+    #[serde(default = "defaults::max_xml_depth")]
+    pub max_xml_depth: u64,
+}
+
+/// One origin (or upstream CDN).
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginConfig {
+    /// Name by which routing rules refer to this origin (1 to 64 characters of
+    /// A-Z a-z 0-9 - _). Required.
+    pub name: String,
+    /// Base URL of the origin, `http://` or `https://` with a host and optional port.
+    /// Required.
+    pub url: String,
+    /// Other host names under which manifests refer to this origin, with optional
+    /// `:port`; absolute URIs to these hosts are signed. The host of `url` always counts.
+    /// Default: none.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Time allowed to connect to the origin. Default: "2s".
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// Time allowed between reads from the origin. Default: "10s".
+    #[serde(default = "defaults::read_timeout")]
+    pub read_timeout: HumanDuration,
+}
+
+mod defaults {
+    use std::path::PathBuf;
+
+    use crate::duration::HumanDuration;
+
+    pub(super) fn keys_dir() -> PathBuf {
+        PathBuf::from("keys")
+    }
+    pub(super) fn audience() -> String {
+        "rilla-edge".to_owned()
+    }
+    pub(super) fn ttl() -> HumanDuration {
+        HumanDuration::from_secs(300)
+    }
+    pub(super) fn leeway() -> HumanDuration {
+        HumanDuration::from_secs(5)
+    }
+    pub(super) fn query_param() -> String {
+        "rt".to_owned()
+    }
+    pub(super) fn verified_cache_entries() -> u64 {
+        100_000
+    }
+    pub(super) fn max_manifest_bytes() -> u64 {
+        4 * 1024 * 1024
+    }
+    pub(super) fn max_line_bytes() -> u64 {
+        64 * 1024
+    }
+    pub(super) fn max_xml_depth() -> u64 {
+        32
+    }
+    pub(super) fn connect_timeout() -> HumanDuration {
+        HumanDuration::from_secs(2)
+    }
+    pub(super) fn read_timeout() -> HumanDuration {
+        HumanDuration::from_secs(10)
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            keys_dir: defaults::keys_dir(),
+            signing_kid: None,
+            audience: defaults::audience(),
+            ttl: defaults::ttl(),
+            leeway: defaults::leeway(),
+            query_param: defaults::query_param(),
+            bind_ip_prefix: false,
+            verified_cache_entries: defaults::verified_cache_entries(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_manifest_bytes: defaults::max_manifest_bytes(),
+            max_line_bytes: defaults::max_line_bytes(),
+            max_xml_depth: defaults::max_xml_depth(),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// A complete configuration for the annotated example: every section, one origin.
+    pub fn example() -> Self {
+        Self {
+            tokens: TokensConfig {
+                signing_kid: None,
+                ..TokensConfig::default()
+            },
+            edge: EdgeConfig {
+                public_hosts: vec![
+                    "edge.example.com".to_owned(),
+                    "*.edge.example.com".to_owned(),
+                ],
+            },
+            limits: LimitsConfig::default(),
+            origins: vec![OriginConfig {
+                name: "main".to_owned(),
+                url: "http://127.0.0.1:8081".to_owned(),
+                hosts: vec!["origin.example.com".to_owned()],
+                connect_timeout: defaults::connect_timeout(),
+                read_timeout: defaults::read_timeout(),
+            }],
+        }
+    }
+}
