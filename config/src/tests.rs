@@ -150,9 +150,18 @@ fn reference_lists_every_field() {
 }
 
 #[test]
-#[ignore = "prints the rendered errors and example for a human to read"]
-fn show() {
-    let text = "[tokens]\nttl = 5\nleeway = \"2h\"\ncolour = \"blue\"\n[[origins]]\nname = \"a b\"\nurl = 3\n";
-    println!("{}", parse(text, "x.toml", Path::new(".")).unwrap_err());
-    println!("{}", example_toml());
+fn docs_configuration_md_carries_the_current_reference() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/configuration.md exists");
+    assert!(
+        doc.contains(reference_markdown().trim_end()),
+        "docs/configuration.md is out of date: paste the output of \
+         `cargo test -p rilla-config print_reference -- --ignored --nocapture` into it"
+    );
+}
+
+#[test]
+#[ignore = "prints the reference for docs/configuration.md"]
+fn print_reference() {
+    print!("{}", reference_markdown());
 }
