@@ -10,9 +10,12 @@ use serde::Serialize;
 use crate::duration::HumanDuration;
 
 /// The configuration of a Rilla Edge proxy.
-#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, eserde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Listeners, TLS, threads, shutdown and logs. Changing this section needs a restart.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Viewer tokens: keys, lifetime, where tokens travel in URIs.
     #[serde(default)]
     pub tokens: TokensConfig,
@@ -22,9 +25,115 @@ pub struct ConfigFile {
     /// Bounds on what origins may send.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The in-memory caches for segments and manifests.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// The index of which viewers hold which segments.
+    #[serde(default)]
+    pub holdings: HoldingsConfig,
     /// The origins (or CDNs) this edge sits in front of. Default: none.
     #[serde(default)]
     pub origins: Vec<OriginConfig>,
+    /// Routing rules: which paths go to which origin, and how. The longest matching
+    /// `prefix` wins; a request matching no rule gets 404. Default: none.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Listeners, TLS and process settings. These cannot change on reload: a reload that
+/// changes them is applied for everything else, and the answer names them.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the public plain-HTTP listener (players, the P2P API, health, JWKS).
+    /// Default: "0.0.0.0:8080".
+    #[serde(default = "defaults::listen")]
+    pub listen: String,
+    /// Address of the public HTTPS listener (HTTP/2 by ALPN beside HTTP/1.1); needs
+    /// `tls_cert` and `tls_key`. Default: unset (no TLS listener).
+    #[serde(default)]
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain for `tls_listen`, relative to the config file's directory.
+    /// Default: unset.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_listen`, relative to the config file's directory.
+    /// Default: unset.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Address of the admin listener (`/metrics`, `/admin/config`, `/admin/reload`).
+    /// Keep it on loopback or a private network. Default: "127.0.0.1:9090".
+    #[serde(default = "defaults::admin_listen")]
+    pub admin_listen: String,
+    /// Worker threads of the public listeners (0 means one per CPU core). Default: 0.
+    #[serde(default)]
+    pub threads: u64,
+    /// How long in-flight requests may finish after SIGTERM before the process exits.
+    /// Default: "5s".
+    #[serde(default = "defaults::shutdown_grace")]
+    pub shutdown_grace: HumanDuration,
+    /// Log format on standard error: "text" or "json". Default: "text".
+    #[serde(default = "defaults::log_format")]
+    pub log_format: String,
+}
+
+/// The in-memory caches. Segments are evicted by W-TinyLFU within `segment_bytes`.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Memory for cached segments, in bytes. Default: 268435456 (256 MiB).
+    #[serde(default = "defaults::segment_bytes")]
+    pub segment_bytes: u64,
+    /// Largest segment kept in the cache, in bytes; larger responses are refused with
+    /// 502. Default: 33554432 (32 MiB).
+    #[serde(default = "defaults::max_object_bytes")]
+    pub max_object_bytes: u64,
+    /// How long a segment stays cached. Default: "60s".
+    #[serde(default = "defaults::segment_ttl")]
+    pub segment_ttl: HumanDuration,
+    /// Longest time an origin manifest is cached; the actual time is also bounded by
+    /// half the playlist's target duration (HLS) or the MPD's minimumUpdatePeriod
+    /// (DASH). Default: "1s".
+    #[serde(default = "defaults::manifest_ttl")]
+    pub manifest_ttl: HumanDuration,
+    /// How long a manifest may be served stale while its origin fails; 0s disables.
+    /// Default: "10s".
+    #[serde(default = "defaults::manifest_max_stale")]
+    pub manifest_max_stale: HumanDuration,
+}
+
+/// The holdings index: which viewer holds which segment of which swarm.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingsConfig {
+    /// How long a holding is remembered after the viewer fetched or announced it.
+    /// Default: "60s".
+    #[serde(default = "defaults::holdings_ttl")]
+    pub ttl: HumanDuration,
+    /// Most holdings kept in total; new ones are refused (and counted) beyond it.
+    /// Default: 1000000.
+    #[serde(default = "defaults::holdings_max")]
+    pub max_entries: u64,
+}
+
+/// One routing rule.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Path prefix this rule applies to, beginning and ending with `/`. Required.
+    pub prefix: String,
+    /// Name of the origin (from `[[origins]]`) that serves these paths. Required.
+    pub origin: String,
+    /// Who may start a viewer session on a manifest without a viewer token: "open"
+    /// (anyone gets a new session) or "entry-token" (a token issued by the platform, with
+    /// `rilla token sign`, must be presented). Segments always need a token.
+    /// Default: "open".
+    #[serde(default = "defaults::access")]
+    pub access: String,
+    /// Path prefix sent to the origin instead of `prefix` (e.g. "/" to strip it).
+    /// Default: unset (the path is sent as it is).
+    #[serde(default)]
+    pub origin_prefix: Option<String>,
 }
 
 /// Viewer tokens: Ed25519 JWTs scoped to a path prefix, carried as a query parameter.
@@ -124,6 +233,43 @@ mod defaults {
 
     use crate::duration::HumanDuration;
 
+    pub(super) fn listen() -> String {
+        "0.0.0.0:8080".to_owned()
+    }
+    pub(super) fn admin_listen() -> String {
+        "127.0.0.1:9090".to_owned()
+    }
+    pub(super) fn shutdown_grace() -> HumanDuration {
+        HumanDuration::from_secs(5)
+    }
+    pub(super) fn log_format() -> String {
+        "text".to_owned()
+    }
+    pub(super) fn segment_bytes() -> u64 {
+        256 * 1024 * 1024
+    }
+    pub(super) fn max_object_bytes() -> u64 {
+        32 * 1024 * 1024
+    }
+    pub(super) fn segment_ttl() -> HumanDuration {
+        HumanDuration::from_secs(60)
+    }
+    pub(super) fn manifest_ttl() -> HumanDuration {
+        HumanDuration::from_secs(1)
+    }
+    pub(super) fn manifest_max_stale() -> HumanDuration {
+        HumanDuration::from_secs(10)
+    }
+    pub(super) fn holdings_ttl() -> HumanDuration {
+        HumanDuration::from_secs(60)
+    }
+    pub(super) fn holdings_max() -> u64 {
+        1_000_000
+    }
+    pub(super) fn access() -> String {
+        "open".to_owned()
+    }
+
     pub(super) fn keys_dir() -> PathBuf {
         PathBuf::from("keys")
     }
@@ -174,6 +320,42 @@ impl Default for TokensConfig {
     }
 }
 
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::listen(),
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            admin_listen: defaults::admin_listen(),
+            threads: 0,
+            shutdown_grace: defaults::shutdown_grace(),
+            log_format: defaults::log_format(),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: defaults::segment_bytes(),
+            max_object_bytes: defaults::max_object_bytes(),
+            segment_ttl: defaults::segment_ttl(),
+            manifest_ttl: defaults::manifest_ttl(),
+            manifest_max_stale: defaults::manifest_max_stale(),
+        }
+    }
+}
+
+impl Default for HoldingsConfig {
+    fn default() -> Self {
+        Self {
+            ttl: defaults::holdings_ttl(),
+            max_entries: defaults::holdings_max(),
+        }
+    }
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
@@ -188,6 +370,7 @@ impl ConfigFile {
     /// A complete configuration for the annotated example: every section, one origin.
     pub fn example() -> Self {
         Self {
+            server: ServerConfig::default(),
             tokens: TokensConfig {
                 signing_kid: None,
                 ..TokensConfig::default()
@@ -205,6 +388,14 @@ impl ConfigFile {
                 hosts: vec!["origin.example.com".to_owned()],
                 connect_timeout: defaults::connect_timeout(),
                 read_timeout: defaults::read_timeout(),
+            }],
+            cache: CacheConfig::default(),
+            holdings: HoldingsConfig::default(),
+            routes: vec![RouteConfig {
+                prefix: "/live/".to_owned(),
+                origin: "main".to_owned(),
+                access: defaults::access(),
+                origin_prefix: None,
             }],
         }
     }

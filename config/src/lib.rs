@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use example::{example_toml, reference_markdown};
-pub use file::{ConfigFile, EdgeConfig, LimitsConfig, OriginConfig, TokensConfig};
+pub use file::{
+    CacheConfig, ConfigFile, EdgeConfig, HoldingsConfig, LimitsConfig, OriginConfig, RouteConfig,
+    ServerConfig, TokensConfig,
+};
 pub use hosts::{HostSet, check_host_pattern};
 
 use error::Positions;
@@ -43,19 +46,30 @@ impl Config {
     pub fn keys_dir(&self) -> PathBuf {
         self.base_dir.join(&self.file.tokens.keys_dir)
     }
+
+    /// A path from the file, resolved against [`Config::base_dir`].
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
+    }
+
+    /// The routing rule for a request path: the longest matching prefix.
+    pub fn route_for(&self, path: &str) -> Option<&RouteConfig> {
+        self.file
+            .routes
+            .iter()
+            .filter(|r| path.starts_with(&r.prefix))
+            .max_by_key(|r| r.prefix.len())
+    }
+
+    /// The origin a route names.
+    pub fn origin(&self, name: &str) -> Option<&OriginConfig> {
+        self.file.origins.iter().find(|o| o.name == name)
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self::from_file(
-            ConfigFile {
-                tokens: TokensConfig::default(),
-                edge: EdgeConfig::default(),
-                limits: LimitsConfig::default(),
-                origins: Vec::new(),
-            },
-            PathBuf::from("."),
-        )
+        Self::from_file(ConfigFile::default(), PathBuf::from("."))
     }
 }
 

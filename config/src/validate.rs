@@ -16,6 +16,101 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let mut err = |path: String, message: String| errors.push((path, message));
 
+    let srv = &file.server;
+    for (field, addr) in [
+        ("listen", Some(&srv.listen)),
+        ("admin_listen", Some(&srv.admin_listen)),
+        ("tls_listen", srv.tls_listen.as_ref()),
+    ] {
+        if let Some(addr) = addr
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            err(
+                format!("server.{field}"),
+                format!(
+                    "{addr:?} is not an address with a port, e.g. \"0.0.0.0:8080\" or \"[::]:8443\""
+                ),
+            );
+        }
+    }
+    match (&srv.tls_listen, &srv.tls_cert, &srv.tls_key) {
+        (Some(_), Some(_), Some(_)) | (None, None, None) => {}
+        (Some(_), _, _) => err(
+            "server.tls_listen".into(),
+            "needs both tls_cert and tls_key".into(),
+        ),
+        (None, _, _) => err(
+            "server.tls_cert".into(),
+            "tls_cert and tls_key are used only with tls_listen, which is not set".into(),
+        ),
+    }
+    if !matches!(srv.log_format.as_str(), "text" | "json") {
+        err(
+            "server.log_format".into(),
+            format!("{:?} must be \"text\" or \"json\"", srv.log_format),
+        );
+    }
+    if srv.threads > 1024 {
+        err("server.threads".into(), "must be at most 1024".into());
+    }
+    if srv.shutdown_grace.get() > Duration::from_secs(300) {
+        err(
+            "server.shutdown_grace".into(),
+            format!("{} is over the maximum of 5m", srv.shutdown_grace),
+        );
+    }
+
+    let c = &file.cache;
+    if c.segment_bytes < 1024 * 1024 {
+        err(
+            "cache.segment_bytes".into(),
+            "must be at least 1048576 (1 MiB)".into(),
+        );
+    }
+    if c.max_object_bytes == 0 || c.max_object_bytes > c.segment_bytes.max(1024 * 1024) {
+        err(
+            "cache.max_object_bytes".into(),
+            "must be above 0 and at most cache.segment_bytes".into(),
+        );
+    }
+    if c.segment_ttl.get() < Duration::from_secs(1)
+        || c.segment_ttl.get() > Duration::from_secs(86400)
+    {
+        err(
+            "cache.segment_ttl".into(),
+            format!("{} is out of range: must be from 1s to 24h", c.segment_ttl),
+        );
+    }
+    if c.manifest_ttl.get().is_zero() || c.manifest_ttl.get() > Duration::from_secs(60) {
+        err(
+            "cache.manifest_ttl".into(),
+            format!(
+                "{} is out of range: must be above 0 and at most 1m",
+                c.manifest_ttl
+            ),
+        );
+    }
+    if c.manifest_max_stale.get() > Duration::from_secs(3600) {
+        err(
+            "cache.manifest_max_stale".into(),
+            format!("{} is over the maximum of 1h", c.manifest_max_stale),
+        );
+    }
+
+    let h = &file.holdings;
+    if h.ttl.get() < Duration::from_secs(1) || h.ttl.get() > Duration::from_secs(3600) {
+        err(
+            "holdings.ttl".into(),
+            format!("{} is out of range: must be from 1s to 1h", h.ttl),
+        );
+    }
+    if h.max_entries == 0 || h.max_entries > 100_000_000 {
+        err(
+            "holdings.max_entries".into(),
+            "must be from 1 to 100000000".into(),
+        );
+    }
+
     let t = &file.tokens;
     if t.ttl.get() < Duration::from_secs(1) || t.ttl.get() > Duration::from_secs(24 * 3600) {
         err(
@@ -140,6 +235,40 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
                     format!("{d} is out of range: must be above 0 and at most 10m"),
                 );
             }
+        }
+    }
+    let mut prefixes = std::collections::HashSet::new();
+    for (i, route) in file.routes.iter().enumerate() {
+        if !route.prefix.starts_with('/') || !route.prefix.ends_with('/') {
+            err(
+                format!("routes[{i}].prefix"),
+                format!("{:?} must begin and end with '/'", route.prefix),
+            );
+        } else if !prefixes.insert(route.prefix.as_str()) {
+            err(
+                format!("routes[{i}].prefix"),
+                format!("{:?} is used by another route", route.prefix),
+            );
+        }
+        if !file.origins.iter().any(|o| o.name == route.origin) {
+            err(
+                format!("routes[{i}].origin"),
+                format!("no origin is named {:?}", route.origin),
+            );
+        }
+        if !matches!(route.access.as_str(), "open" | "entry-token") {
+            err(
+                format!("routes[{i}].access"),
+                format!("{:?} must be \"open\" or \"entry-token\"", route.access),
+            );
+        }
+        if let Some(p) = &route.origin_prefix
+            && (!p.starts_with('/') || !p.ends_with('/'))
+        {
+            err(
+                format!("routes[{i}].origin_prefix"),
+                format!("{p:?} must begin and end with '/'"),
+            );
         }
     }
     errors
