@@ -176,8 +176,8 @@ pub struct TokensConfig {
     pub verified_cache_entries: u64,
 }
 
-/// Which hosts count as this edge.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, eserde::Deserialize)]
+/// Which hosts count as this edge, and how browsers may reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeConfig {
     /// Hosts (with an optional `:port`, and an optional leading `*.` wildcard) under which
@@ -187,6 +187,11 @@ pub struct EdgeConfig {
     /// host the viewer used are still ours).
     #[serde(default)]
     pub public_hosts: Vec<String>,
+    /// Value of `Access-Control-Allow-Origin` on media and API responses, so that browser
+    /// players on other sites can fetch through the edge; "" sends no CORS headers.
+    /// Default: "*".
+    #[serde(default = "defaults::cors_allow_origin")]
+    pub cors_allow_origin: String,
 }
 
 /// Bounds on manifests from origins; anything larger or deeper is refused with an error.
@@ -266,6 +271,9 @@ mod defaults {
     pub(super) fn holdings_max() -> u64 {
         1_000_000
     }
+    pub(super) fn cors_allow_origin() -> String {
+        "*".to_owned()
+    }
     pub(super) fn access() -> String {
         "open".to_owned()
     }
@@ -316,6 +324,15 @@ impl Default for TokensConfig {
             query_param: defaults::query_param(),
             bind_ip_prefix: false,
             verified_cache_entries: defaults::verified_cache_entries(),
+        }
+    }
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            public_hosts: Vec::new(),
+            cors_allow_origin: defaults::cors_allow_origin(),
         }
     }
 }
@@ -380,6 +397,7 @@ impl ConfigFile {
                     "edge.example.com".to_owned(),
                     "*.edge.example.com".to_owned(),
                 ],
+                ..EdgeConfig::default()
             },
             limits: LimitsConfig::default(),
             origins: vec![OriginConfig {

@@ -155,8 +155,7 @@ fn docs_configuration_md_carries_the_current_reference() {
     let doc = std::fs::read_to_string(&path).expect("docs/configuration.md exists");
     assert!(
         doc.contains(reference_markdown().trim_end()),
-        "docs/configuration.md is out of date: paste the output of \
-         `cargo test -p rilla-config print_reference -- --ignored --nocapture` into it"
+        "docs/configuration.md is out of date: run scripts/gen-config-reference.sh"
     );
 }
 

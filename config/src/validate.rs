@@ -163,6 +163,14 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
         }
     }
 
+    let cors = &file.edge.cors_allow_origin;
+    if cors.len() > 256 || cors.bytes().any(|b| !b.is_ascii_graphic()) {
+        err(
+            "edge.cors_allow_origin".into(),
+            "must be \"*\", an origin such as \"https://player.example\", or \"\"".into(),
+        );
+    }
+
     let l = &file.limits;
     if l.max_manifest_bytes == 0 || l.max_manifest_bytes > 256 * 1024 * 1024 {
         err(

@@ -6,9 +6,11 @@
 //! - [`hints`]: a table of per-segment hints, loadable from JSON, that feeds the rewriter.
 
 pub mod hints;
+pub mod holdings;
 pub mod signing;
 
 pub use hints::{HintTable, HintsFileError};
+pub use holdings::{Holdings, HoldingsStats};
 pub use signing::ViewerSigner;
 
 /// The rewriter limits a configuration asks for.

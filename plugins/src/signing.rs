@@ -19,12 +19,15 @@ pub struct ViewerSigner<'a> {
     hosts: &'a HostSet,
     request_authority: String,
     claims: ViewerClaims,
+    preferred_scope: Option<String>,
     minted: Vec<(String, String)>,
     error: Option<SignError>,
 }
 
-/// The directory part of a path, with its trailing `/`.
+/// The directory part of a path, with its trailing `/`. A DASH template path is cut before
+/// its first `$` identifier, so that the scope covers every path the template expands to.
 fn directory_of(path: &str) -> &str {
+    let path = path.find('$').map_or(path, |i| &path[..i]);
     match path.rfind('/') {
         Some(i) => &path[..=i],
         None => "/",
@@ -57,6 +60,7 @@ impl<'a> ViewerSigner<'a> {
             hosts,
             request_authority: request_authority.to_ascii_lowercase(),
             claims: template,
+            preferred_scope: None,
             minted: Vec::new(),
             error: None,
         }
@@ -65,6 +69,12 @@ impl<'a> ViewerSigner<'a> {
     /// Claims template for a viewer: `ttl` from `now`, with the given audience.
     pub fn claims_for(viewer: &str, audience: &str, ttl: Duration, now: u64) -> ViewerClaims {
         ViewerClaims::new(viewer, "/", ttl, now).with_audience(audience)
+    }
+
+    /// Prefers `scope` (usually the manifest's own directory) for every URI below it, so
+    /// that one token covers a whole stream: its variants, renditions and segments.
+    pub fn prefer_scope(&mut self, scope: &str) {
+        self.preferred_scope = Some(scope.to_owned());
     }
 
     /// Adds a token the viewer already holds (for example the one it presented), so that
@@ -101,12 +111,16 @@ impl UriSigner for ViewerSigner<'_> {
         if let Some(i) = self.minted.iter().position(|(s, _)| covers(s, target.path)) {
             return Some(&self.minted[i].1);
         }
-        let scope = directory_of(target.path);
+        let scope = match &self.preferred_scope {
+            Some(preferred) if covers(preferred, target.path) => preferred.as_str(),
+            _ => directory_of(target.path),
+        }
+        .to_owned();
         let mut claims = self.claims.clone();
-        claims.scope = scope.to_owned();
+        claims.scope.clone_from(&scope);
         match self.signer.sign(&claims) {
             Ok(token) => {
-                self.minted.push((scope.to_owned(), token));
+                self.minted.push((scope, token));
                 self.minted.last().map(|(_, t)| t.as_str())
             }
             Err(e) => {
@@ -128,6 +142,40 @@ mod tests {
             authority,
             path,
         }
+    }
+
+    fn verifier_accepts(keys: &KeySet, token: &str, path: &str, now: u64) -> bool {
+        Verifier::new(keys, VerifierOptions::default())
+            .verify(token, path, None, now)
+            .is_ok()
+    }
+
+    #[test]
+    fn a_preferred_scope_covers_a_whole_stream_with_one_token() {
+        let keys = KeySet::generate_in_memory().unwrap();
+        let signer = Signer::new(&keys, None).unwrap();
+        let hosts = HostSet::default();
+        let now = 1_800_000_000;
+        let claims = ViewerSigner::claims_for("v1", "rilla-edge", Duration::from_secs(60), now);
+        let mut s = ViewerSigner::new(&signer, "rt", &hosts, "edge.example", claims);
+        s.prefer_scope("/live/ch1/");
+        let a = s
+            .token_for(&target("edge.example", "/live/ch1/v180/index.m3u8"))
+            .unwrap()
+            .to_owned();
+        let b = s
+            .token_for(&target("edge.example", "/live/ch1/v360/index.m3u8"))
+            .unwrap()
+            .to_owned();
+        assert_eq!(a, b);
+        assert_eq!(s.tokens_used(), 1);
+        assert!(verifier_accepts(&keys, &a, "/live/ch1/v360/seg-1.m4s", now));
+        assert!(!verifier_accepts(
+            &keys,
+            &a,
+            "/live/ch2/v360/seg-1.m4s",
+            now
+        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::{
     io::{Read as _, Write as _},
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     path::PathBuf,
     process::ExitCode,
     time::Duration,
@@ -22,6 +22,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the edge proxy: every player URL through it, tokens on every URI.
+    Proxy {
+        /// The configuration file (see `rilla config example`).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run the demo: a built-in origin with a live HLS and DASH stream, and the edge in
+    /// front of it. Prints the URLs to play and a status line every few seconds.
+    Demo {
+        /// Public listener of the edge.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Admin listener (metrics).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+        admin_listen: String,
+    },
+    /// Run the built-in origin alone: a live stream (/live/ch1/master.m3u8,
+    /// /live/ch1/manifest.mpd) and fault endpoints under /faults/ for tests.
+    Origin {
+        /// Address to listen on (port 0 picks a free port; the bound address is printed).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
     /// Viewer tokens: make keys, sign and verify tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -146,6 +169,24 @@ fn finish(outcome: Outcome) -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(match cli.command {
+        Command::Proxy { config } => {
+            rilla_proxy::edge::run(&config)?;
+            ExitCode::SUCCESS
+        }
+        Command::Demo {
+            listen,
+            admin_listen,
+        } => {
+            rilla_proxy::demo::run(&rilla_proxy::demo::DemoOptions {
+                listen,
+                admin_listen,
+            })?;
+            ExitCode::SUCCESS
+        }
+        Command::Origin { listen } => {
+            rilla_origin::run_with(listen, rilla_proxy::demo::live_origin_options())?;
+            ExitCode::SUCCESS
+        }
         Command::Token(TokenCommand::Keygen { out }) => finish(tools::token::keygen(&out)?),
         Command::Token(TokenCommand::Sign {
             keys,

@@ -1,5 +1,10 @@
 //! Shared harness for the end-to-end tests: finds the `rilla` binary built by
-//! `cargo build --bins` beside the test executable and runs it.
+//! `cargo build --bins` beside the test executable and runs it, starts the built-in origin
+//! and the edge proxy as processes on ephemeral loopback ports ([`stack`]), and talks HTTP
+//! to them ([`http`]).
+
+pub mod http;
+pub mod stack;
 
 use std::{
     io::Write as _,
