@@ -7,6 +7,7 @@ source scripts/lib/install.sh
 
 install_build_tools
 install_ffmpeg
+install_browser
 
 export CARGO_TERM_COLOR=never
 echo "== cargo fmt --check"

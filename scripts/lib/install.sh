@@ -27,3 +27,12 @@ install_build_tools() {
 install_ffmpeg() {
     command -v ffmpeg >/dev/null || apt_install ffmpeg
 }
+
+install_browser() {
+    # Headless Chromium and the npm packages of the browser test (tests/browser/).
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+        echo "== npm ci --prefix tests/browser"
+        npm ci --prefix tests/browser --no-audit --no-fund
+    fi
+}

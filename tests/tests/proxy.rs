@@ -1,6 +1,9 @@
 //! The edge proxy as players and operators meet it: real `rilla proxy` and `rilla origin`
 //! processes on loopback, requests over HTTP.
 
+// Helpers here panic on failure: that is how a test reports it.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     sync::{Arc, Barrier},
     time::Duration,
@@ -109,12 +112,20 @@ fn manifests_are_personalized_with_tokens_and_a_session() {
         proxy.addr,
         "OPTIONS",
         "/live/ch1/v180/seg-1.m4s",
-        &[("Origin", "https://player.example"), ("Access-Control-Request-Headers", "range")],
+        &[
+            ("Origin", "https://player.example"),
+            ("Access-Control-Request-Headers", "range"),
+        ],
         b"",
     )
     .unwrap();
     assert_eq!(preflight.status, 204);
-    assert!(preflight.header("access-control-allow-headers").unwrap().contains("Range"));
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("Range")
+    );
     let mpd = proxy.get("/live/ch1/manifest.mpd");
     assert_eq!(mpd.status, 200);
     assert!(
@@ -277,6 +288,34 @@ fn bad_tokens_are_rejected_counted_and_never_reach_the_origin() {
     );
     // The genuine token still works.
     assert_eq!(proxy.get(&format!("{seg}?rt={good}")).status, 200);
+}
+
+/// Players reload a media playlist with the token from the multivariant playlist for as
+/// long as they play: an expired but genuine token renews the session on manifests only.
+#[test]
+fn an_expired_token_renews_the_session_on_manifest_reloads_but_not_on_segments() {
+    let (_origin, proxy) = start();
+    let short = proxy.sign("viewer-long", "/live/ch1/", "1s");
+    std::thread::sleep(Duration::from_millis(2100));
+    let media = proxy.get(&format!("/live/ch1/v180/index.m3u8?rt={short}"));
+    assert_eq!(media.status, 200, "{}", media.text());
+    let text = media.text();
+    assert!(text.contains("VIEWER=\"viewer-long\""), "{text}");
+    let fresh = uri_line(&text, "seg-");
+    assert!(
+        !fresh.contains(&short),
+        "the playlist must carry a fresh token"
+    );
+    assert_eq!(proxy.get(&format!("/live/ch1/v180/{fresh}")).status, 200);
+    let stale_segment = proxy.get(&format!("/live/ch1/v180/init.mp4?rt={short}"));
+    assert_eq!(stale_segment.status, 403);
+    // Renewal keeps the scope: the expired token cannot open another stream.
+    assert_eq!(
+        proxy
+            .get(&format!("/live/ch2/v180/index.m3u8?rt={short}"))
+            .status,
+        403
+    );
 }
 
 #[test]

@@ -101,7 +101,9 @@ fn establish_viewer(
     let now = unix_now();
     let verified = match rt.verifier.verify(token, &req.path, req.client_ip, now) {
         Err(TokenError::Expired { exp }) if now.saturating_sub(exp) <= RENEWAL_WINDOW => {
-            rt.verifier.verify(token, &req.path, req.client_ip, exp)
+            // Everything but the expiry must still hold: check as of its last valid second.
+            rt.verifier
+                .verify(token, &req.path, req.client_ip, exp.saturating_sub(1))
         }
         other => other,
     };

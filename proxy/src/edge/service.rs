@@ -137,7 +137,15 @@ impl ProxyHttp for EdgeProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let mut reply = self.handle(session, ctx).await;
-        let cors = self.edge.runtime.load().config.file.edge.cors_allow_origin.clone();
+        let cors = self
+            .edge
+            .runtime
+            .load()
+            .config
+            .file
+            .edge
+            .cors_allow_origin
+            .clone();
         if !cors.is_empty() {
             reply = reply.header("Access-Control-Allow-Origin", cors).header(
                 "Access-Control-Expose-Headers",
