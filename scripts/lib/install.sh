@@ -25,7 +25,9 @@ install_build_tools() {
 }
 
 install_ffmpeg() {
+    # The player and the HTTP/2 client of the end-to-end tests.
     command -v ffmpeg >/dev/null || apt_install ffmpeg
+    command -v curl >/dev/null || apt_install curl
 }
 
 install_browser() {
