@@ -181,6 +181,25 @@ fn segments_are_served_with_range_head_and_cache_hits_and_recorded_as_holdings()
     .unwrap();
     assert_eq!(beyond.status, 416);
 
+    // The edge hashed the segment as it passed and now tells every viewer its SHA-256.
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(&full.body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let media = proxy.get("/live/ch1/v180/index.m3u8").text();
+    let file = path.rsplit('/').next().unwrap();
+    let lines: Vec<&str> = media.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(file))
+        .expect("segment still listed");
+    assert!(
+        lines[at - 1].starts_with("#EXT-X-RILLA-HINT:")
+            && lines[at - 1].contains(&format!("SHA256={digest}")),
+        "no hash hint before {file}:\n{media}"
+    );
+
     // The token is kept out of the origin request.
     let last = origin.last_target(&path).expect("fetched once");
     assert!(!last.contains("rt="), "{last}");

@@ -324,3 +324,46 @@ impl OriginClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn compressed_bodies_are_decoded_within_the_limit() {
+        let text = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n".repeat(100);
+        assert_eq!(
+            decompress("o", "gzip", &gzip(&text), 1 << 20).unwrap(),
+            text.to_vec()
+        );
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&text).unwrap();
+        assert_eq!(
+            decompress("o", "deflate", &z.finish().unwrap(), 1 << 20).unwrap(),
+            text.to_vec()
+        );
+        // A small body that inflates past the limit (a gzip bomb) is refused.
+        let bomb = gzip(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 64 * 1024);
+        assert!(matches!(
+            decompress("o", "gzip", &bomb, 1 << 20),
+            Err(FetchError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decompress("o", "br", b"x", 1 << 20),
+            Err(FetchError::Failed { .. })
+        ));
+        assert!(matches!(
+            decompress("o", "gzip", b"not gzip", 1 << 20),
+            Err(FetchError::Failed { .. })
+        ));
+    }
+}
