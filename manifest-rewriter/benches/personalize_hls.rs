@@ -1,8 +1,13 @@
 //! Personalizing a typical live media playlist (10 fMP4 segments with `EXT-X-MAP` and
 //! `EXT-X-PROGRAM-DATE-TIME`, hints with hashes on the last 3, a session tag, a
 //! JWT-sized token on every URI), against m3u8-rs parsing and serializing the same input.
+//!
+//! After the criterion measurements, `cargo bench` also prints the ratio of the two, measured
+//! interleaved (alternating rounds, best round of each), which is steadier than comparing
+//! two criterion runs taken seconds apart on a busy machine.
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rilla_manifest_rewriter::hls;
@@ -112,31 +117,58 @@ fn bench(c: &mut Criterion) {
         assert_eq!(text.matches("#EXT-X-RILLA-SESSION:").count(), 1);
     }
 
-    let mut group = c.benchmark_group("hls");
-    group.bench_function("personalize", |b| {
-        b.iter(|| {
-            out.clear();
-            let mut plan = RewritePlan {
-                signer: &mut signer,
-                session: Some(&session),
-                hints: &hints,
-                limits: Limits::default(),
-            };
-            hls::rewrite_into(black_box(input.as_bytes()), &url, &mut plan, &mut out)
-                .expect("rewrite");
-            black_box(out.len())
-        })
-    });
+    let mut personalize = || {
+        out.clear();
+        let mut plan = RewritePlan {
+            signer: &mut signer,
+            session: Some(&session),
+            hints: &hints,
+            limits: Limits::default(),
+        };
+        hls::rewrite_into(black_box(input.as_bytes()), &url, &mut plan, &mut out).expect("rewrite");
+        black_box(out.len())
+    };
     let mut written = Vec::with_capacity(16 * 1024);
-    group.bench_function("m3u8-rs_parse_serialize", |b| {
-        b.iter(|| {
-            written.clear();
-            let playlist = m3u8_rs::parse_playlist_res(black_box(input.as_bytes())).expect("parse");
-            playlist.write_to(&mut written).expect("write");
-            black_box(written.len())
-        })
-    });
+    let mut round_trip = || {
+        written.clear();
+        let playlist = m3u8_rs::parse_playlist_res(black_box(input.as_bytes())).expect("parse");
+        playlist.write_to(&mut written).expect("write");
+        black_box(written.len())
+    };
+
+    let mut group = c.benchmark_group("hls");
+    group.bench_function("personalize", |b| b.iter(&mut personalize));
+    group.bench_function("m3u8-rs_parse_serialize", |b| b.iter(&mut round_trip));
     group.finish();
+
+    // Only under `cargo bench` (not `cargo test --benches`, not `--profile-time`).
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time") {
+        print_ratio(&mut personalize, &mut round_trip);
+    }
+}
+
+/// Times `a` and `b` in alternating rounds and prints the best round of each, and `b / a`.
+fn print_ratio(a: &mut dyn FnMut() -> usize, b: &mut dyn FnMut() -> usize) {
+    const ROUNDS: usize = 15;
+    let mut best = [f64::MAX; 2];
+    let time = |f: &mut dyn FnMut() -> usize, n: u32| {
+        let start = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(n)
+    };
+    for _ in 0..ROUNDS {
+        best[0] = best[0].min(time(&mut *a, 2000));
+        best[1] = best[1].min(time(&mut *b, 200));
+    }
+    println!(
+        "hls: personalize {:.0} ns, m3u8-rs parse+serialize {:.0} ns: {:.1}x (best of {ROUNDS} interleaved rounds)",
+        best[0],
+        best[1],
+        best[1] / best[0]
+    );
 }
 
 criterion_group!(benches, bench);

@@ -13,28 +13,53 @@ pub(crate) const SESSION_TAG: &str = "#EXT-X-RILLA-SESSION";
 /// Name of the per-segment hint tag, with its `#`.
 pub(crate) const HINT_TAG: &str = "#EXT-X-RILLA-HINT";
 
+/// `"00"` to `"99"`.
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// `"00"` to `"ff"`.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
+        i += 1;
+    }
+    pairs
+};
+
 /// Appends the decimal form of `n`.
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DECIMAL_PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DECIMAL_PAIRS[n as usize]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends `bytes` as lower-case hex digits.
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8; 32]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 64];
-    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    for (pair, &b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
     out.extend_from_slice(&buf);
 }
@@ -61,6 +86,12 @@ pub(crate) fn write_hint(
     eol: &str,
     out: &mut Vec<u8>,
 ) {
+    // Room for the longest line without peers, and for the peers.
+    let peers = match &hint.action {
+        HintAction::Peers(peers) => peers.iter().map(|p| p.as_str().len() + 1).sum(),
+        HintAction::Seed | HintAction::Cdn => 0,
+    };
+    out.reserve(160 + peers + eol.len());
     out.extend_from_slice(HINT_TAG.as_bytes());
     out.extend_from_slice(b":MSN=");
     push_u64(out, msn);
@@ -91,7 +122,14 @@ pub(crate) fn write_hint(
 }
 
 /// Finds the hint for a segment among the hints of the playlist.
-pub(crate) enum HintIndex<'h> {
+pub(crate) struct HintIndex<'h> {
+    lookup: Lookup<'h>,
+    /// The smallest and largest media sequence numbers hinted (`MIN > MAX` when none):
+    /// most segments of a live playlist have no hint, and are ruled out at once.
+    msn_range: (u64, u64),
+}
+
+enum Lookup<'h> {
     /// Few hints: a linear scan is fastest.
     Linear(&'h [SegmentHint]),
     /// Many hints, sorted by segment (stable, so the first of duplicates wins).
@@ -104,28 +142,38 @@ const LINEAR_MAX: usize = 24;
 impl<'h> HintIndex<'h> {
     /// Indexes `hints`.
     pub(crate) fn new(hints: &'h [SegmentHint]) -> Self {
-        if hints.len() <= LINEAR_MAX {
-            Self::Linear(hints)
+        let mut msn_range = (u64::MAX, u64::MIN);
+        for hint in hints {
+            if let SegmentId::Sequence { msn, .. } = hint.segment {
+                msn_range = (msn_range.0.min(msn), msn_range.1.max(msn));
+            }
+        }
+        let lookup = if hints.len() <= LINEAR_MAX {
+            Lookup::Linear(hints)
         } else {
             let mut sorted: Vec<&SegmentHint> = hints.iter().collect();
             sorted.sort_by_key(|h| h.segment);
-            Self::Sorted(sorted)
-        }
+            Lookup::Sorted(sorted)
+        };
+        Self { lookup, msn_range }
     }
 
-    /// Whether there are no hints at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            Self::Linear(h) => h.is_empty(),
-            Self::Sorted(h) => h.is_empty(),
-        }
+    /// Whether a segment or part of `msn` may have a hint.
+    #[inline]
+    pub(crate) fn may_have(&self, msn: u64) -> bool {
+        (self.msn_range.0..=self.msn_range.1).contains(&msn)
     }
 
     /// The hint for `segment`, if any (the first one given, if several).
     pub(crate) fn get(&self, segment: SegmentId) -> Option<&'h SegmentHint> {
-        match self {
-            Self::Linear(hints) => hints.iter().find(|h| h.segment == segment),
-            Self::Sorted(sorted) => {
+        if let SegmentId::Sequence { msn, .. } = segment
+            && !(self.msn_range.0..=self.msn_range.1).contains(&msn)
+        {
+            return None;
+        }
+        match &self.lookup {
+            Lookup::Linear(hints) => hints.iter().find(|h| h.segment == segment),
+            Lookup::Sorted(sorted) => {
                 let i = sorted.partition_point(|h| h.segment < segment);
                 sorted.get(i).copied().filter(|h| h.segment == segment)
             }
@@ -140,7 +188,12 @@ mod tests {
 
     #[test]
     fn integers_are_written_in_decimal() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
+        let mut numbers = vec![0, 7, 10, 1234567890, u64::MAX, u64::MAX - 1];
+        for digits in 1..20 {
+            let p = 10u64.pow(digits);
+            numbers.extend([p - 1, p, p + 1, p + 9, p / 2 + 3]);
+        }
+        for n in numbers {
             let mut out = Vec::new();
             push_u64(&mut out, n);
             assert_eq!(out, n.to_string().into_bytes());
@@ -180,6 +233,15 @@ mod tests {
             "ab".repeat(32)
         );
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+        }
+        let mut out = Vec::new();
+        push_hex(&mut out, &bytes);
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]
@@ -199,13 +261,20 @@ mod tests {
             })
             .collect();
         let sorted = HintIndex::new(&hints);
-        assert!(matches!(sorted, HintIndex::Sorted(_)));
+        assert!(matches!(sorted.lookup, Lookup::Sorted(_)));
+        let linear_index = HintIndex::new(&hints[..LINEAR_MAX]);
+        assert!(matches!(linear_index.lookup, Lookup::Linear(_)));
         for msn in 0..55 {
             for part in [None, Some(1)] {
                 let id = SegmentId::Sequence { msn, part };
                 let linear = hints.iter().find(|h| h.segment == id);
                 assert_eq!(
                     sorted.get(id).map(|h| h as *const _),
+                    linear.map(|h| h as *const _)
+                );
+                let linear = hints[..LINEAR_MAX].iter().find(|h| h.segment == id);
+                assert_eq!(
+                    linear_index.get(id).map(|h| h as *const _),
                     linear.map(|h| h as *const _)
                 );
             }

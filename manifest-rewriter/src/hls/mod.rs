@@ -38,7 +38,7 @@ use std::sync::LazyLock;
 use url::Url;
 
 use crate::plan::{Rendition, SegmentId, SessionTag, SignTarget, UriSigner};
-use crate::resolve::Base;
+use crate::resolve::{Base, BaseRef};
 use crate::{RewriteError, RewritePlan};
 
 use define::Variables;
@@ -85,9 +85,27 @@ pub fn rewrite_into(
     plan: &mut RewritePlan<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), RewriteError> {
-    let base = Base::new(manifest_url)
+    let base = BaseRef::new(manifest_url)
         .ok_or_else(|| RewriteError::BadBaseUrl(manifest_url.to_string()))?;
-    let param = plan.signer.param().to_owned();
+    // The parameter name is read once, as `?name=`; a short one is kept on the stack (no
+    // allocation).
+    let mut inline = [0u8; 64];
+    let owned: String;
+    let query_param: &str = {
+        let param = plan.signer.param();
+        match inline.get_mut(..param.len() + 2) {
+            Some(buf) => {
+                buf[0] = b'?';
+                buf[1..=param.len()].copy_from_slice(param.as_bytes());
+                buf[param.len() + 1] = b'=';
+                std::str::from_utf8(buf).unwrap_or_default()
+            }
+            None => {
+                owned = format!("?{param}=");
+                &owned
+            }
+        }
+    };
     let hints = plan.hints.hints(&Rendition::Playlist);
     let mut rewriter = Rewriter::new(
         plan.limits.max_line_bytes,
@@ -95,10 +113,14 @@ pub fn rewrite_into(
         HintIndex::new(hints),
     );
     rewriter.signing = Some(Signing {
-        base: &base,
+        url: manifest_url,
+        base,
+        full_base: None,
         signer: &mut *plan.signer,
-        param,
+        param: &query_param[1..query_param.len() - 1],
+        query_param,
         scratch: String::new(),
+        path: String::with_capacity(base.dir().len() + 128),
     });
     rewriter.manifest_url = Some(manifest_url);
     rewriter.run(input, plan.limits.max_manifest_bytes, out)
@@ -118,16 +140,58 @@ pub fn segments(input: &[u8]) -> Result<Vec<HlsSegmentInfo>, RewriteError> {
 
 /// What signing needs: where URIs resolve, and who mints tokens.
 struct Signing<'p> {
-    base: &'p Base,
+    url: &'p Url,
+    /// The parts of `url` that the common case needs.
+    base: BaseRef<'p>,
+    /// `url` prepared for resolving any reference, made on first need.
+    full_base: Option<Base>,
     signer: &'p mut dyn UriSigner,
-    param: String,
+    /// The name of the token parameter.
+    param: &'p str,
+    /// `?`, the name of the token parameter and `=`.
+    query_param: &'p str,
     /// Reused buffer for variable substitution.
     scratch: String,
+    /// Reused buffer for resolved paths.
+    path: String,
+}
+
+/// The base for references [`BaseRef::resolve_into`] does not take, made on first need.
+fn full_base<'b>(slot: &'b mut Option<Base>, url: &Url) -> Option<&'b Base> {
+    if slot.is_none() {
+        *slot = Base::new(url);
+    }
+    slot.as_ref()
 }
 
 impl Signing<'_> {
-    /// Writes `uri` (trimmed) to `out`, signed when the signer has a token for it.
-    fn write(&mut self, uri: &str, vars: &Variables<'_>, out: &mut Vec<u8>) {
+    /// Writes `pending` to `out`, with its end, `uri` (trimmed), signed when the signer has a
+    /// token for it. (`pending` is the text before the URI that is still to be copied,
+    /// followed by the URI.)
+    fn write(&mut self, pending: &str, uri: &str, vars: &Variables<'_>, out: &mut Vec<u8>) {
+        // The common case: a plain relative or absolute path, resolved without `Url`.
+        if let Some(simple) = self.base.resolve_into(uri, &mut self.path) {
+            let rest = &uri[simple.path_len..];
+            if !has_reference(rest) {
+                match self.signer.token_for(&simple.target) {
+                    Some(token) if rest.is_empty() => {
+                        out.reserve(pending.len() + self.query_param.len() + token.len());
+                        out.extend_from_slice(pending.as_bytes());
+                        out.extend_from_slice(self.query_param.as_bytes());
+                        out.extend_from_slice(token.as_bytes());
+                    }
+                    Some(token) => {
+                        let before = &pending[..pending.len() - uri.len()];
+                        out.extend_from_slice(before.as_bytes());
+                        query::write_with_token(uri, self.param, token, out);
+                    }
+                    None => out.extend_from_slice(pending.as_bytes()),
+                }
+                return;
+            }
+        }
+        let before = &pending[..pending.len() - uri.len()];
+        out.extend_from_slice(before.as_bytes());
         if has_reference(uri) {
             let mut text = std::mem::take(&mut self.scratch);
             text.clear();
@@ -143,13 +207,13 @@ impl Signing<'_> {
 
     /// Signs `uri`; `raw` (the URI before substitution) is written when there is no token.
     fn write_plain(&mut self, uri: &str, raw: &str, out: &mut Vec<u8>) {
-        let base = self.base;
-        let token = match base.resolve(uri) {
+        let base = full_base(&mut self.full_base, self.url);
+        let token = match base.and_then(|base| base.resolve(uri)) {
             Some(resolved) => self.signer.token_for(&resolved.target()),
             None => None,
         };
         match token {
-            Some(token) => query::write_with_token(uri, &self.param, token, out),
+            Some(token) => query::write_with_token(uri, self.param, token, out),
             None => out.extend_from_slice(raw.as_bytes()),
         }
     }
@@ -157,11 +221,11 @@ impl Signing<'_> {
     /// `text` still has a variable reference at byte `at`: sign what is literal. `raw` is
     /// written when there is no token.
     fn write_unresolved(&mut self, text: &str, at: usize, raw: &str, out: &mut Vec<u8>) {
-        let base = self.base;
         let prefix = &text[..at];
         let token = if prefix.contains(['?', '#']) {
             // Only the query or fragment is variable: the path is known exactly.
-            match base.resolve(prefix) {
+            let base = full_base(&mut self.full_base, self.url);
+            match base.and_then(|base| base.resolve(prefix)) {
                 Some(resolved) => self.signer.token_for(&resolved.target()),
                 None => None,
             }
@@ -171,22 +235,22 @@ impl Signing<'_> {
         } else {
             let dir = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
             if dir.is_empty() {
-                let path = base.url().path();
                 let target = SignTarget {
-                    scheme: base.url().scheme(),
-                    authority: base.authority(),
-                    path: &path[..path.rfind('/').map_or(0, |i| i + 1)],
+                    scheme: self.base.scheme(),
+                    authority: self.base.authority(),
+                    path: self.base.dir(),
                 };
                 self.signer.token_for(&target)
             } else {
-                match base.resolve(dir) {
+                let base = full_base(&mut self.full_base, self.url);
+                match base.and_then(|base| base.resolve(dir)) {
                     Some(resolved) => self.signer.token_for(&resolved.target()),
                     None => None,
                 }
             }
         };
         match token {
-            Some(token) => query::write_with_token(text, &self.param, token, out),
+            Some(token) => query::write_with_token(text, self.param, token, out),
             None => out.extend_from_slice(raw.as_bytes()),
         }
     }
@@ -237,6 +301,115 @@ fn split_tag(tag: &str) -> (&str, Option<&str>) {
     match tag.bytes().position(|b| b == b':') {
         Some(i) => (&tag[..i], Some(&tag[i + 1..])),
         None => (tag, None),
+    }
+}
+
+/// Finds the end of a line. Lines are short, and most of the cost of `memchr::memchr` on a
+/// short line is choosing an implementation at each call: on x86-64, SSE2 is always there.
+#[derive(Clone, Copy)]
+struct Newline {
+    #[cfg(target_arch = "x86_64")]
+    sse2: Option<memchr::arch::x86_64::sse2::memchr::One>,
+}
+
+impl Newline {
+    fn new() -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            sse2: memchr::arch::x86_64::sse2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// The offset of the first `\n` in `haystack`.
+    #[inline]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(sse2) = &self.sse2 {
+            return sse2.find(haystack);
+        }
+        memchr::memchr(b'\n', haystack)
+    }
+}
+
+/// The tags the rewriter acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Inf,
+    ByteRange,
+    MediaSequence,
+    Skip,
+    Define,
+    Discontinuity,
+    Part,
+    PreloadHint,
+    Map,
+    Media,
+    IFrameStreamInf,
+    ImageStreamInf,
+    RenditionReport,
+    SessionData,
+    Key,
+    SessionKey,
+}
+
+/// `Some(value)` when `tag` is the tag `name`: `Some(None)` without a value, or
+/// `Some(Some(text after ':'))`.
+#[inline(always)]
+fn tag_value<'t>(tag: &'t str, name: &str) -> Option<Option<&'t str>> {
+    let rest = tag.strip_prefix(name)?;
+    match rest.as_bytes().first() {
+        None => Some(None),
+        Some(b':') => Some(Some(&rest[1..])),
+        Some(_) => None,
+    }
+}
+
+/// The tag of a line starting with `#` (`tag` follows the `#`) if the rewriter acts on it,
+/// and the text after its `:`. The same as comparing the text before the first `:` with
+/// each name, without scanning for the `:`.
+fn classify(tag: &str) -> Option<(Tag, Option<&str>)> {
+    macro_rules! one_of {
+        ($($name:literal => $kind:ident),+) => {{
+            $(
+                if let Some(value) = tag_value(tag, $name) {
+                    return Some((Tag::$kind, value));
+                }
+            )+
+            None
+        }};
+    }
+    let bytes = tag.as_bytes();
+    if !bytes.starts_with(b"EXT") {
+        return None;
+    }
+    match (bytes.get(3), bytes.get(6)) {
+        (Some(b'I'), _) => one_of!("EXTINF" => Inf),
+        (Some(b'-'), Some(b'B')) => one_of!("EXT-X-BYTERANGE" => ByteRange),
+        (Some(b'-'), Some(b'M')) => one_of!(
+            "EXT-X-MAP" => Map,
+            "EXT-X-MEDIA" => Media,
+            "EXT-X-MEDIA-SEQUENCE" => MediaSequence
+        ),
+        (Some(b'-'), Some(b'S')) => one_of!(
+            "EXT-X-SKIP" => Skip,
+            "EXT-X-SESSION-DATA" => SessionData,
+            "EXT-X-SESSION-KEY" => SessionKey
+        ),
+        (Some(b'-'), Some(b'D')) => one_of!(
+            "EXT-X-DEFINE" => Define,
+            "EXT-X-DISCONTINUITY" => Discontinuity
+        ),
+        (Some(b'-'), Some(b'P')) => one_of!(
+            "EXT-X-PART" => Part,
+            "EXT-X-PRELOAD-HINT" => PreloadHint
+        ),
+        (Some(b'-'), Some(b'I')) => one_of!(
+            "EXT-X-I-FRAME-STREAM-INF" => IFrameStreamInf,
+            "EXT-X-IMAGE-STREAM-INF" => ImageStreamInf
+        ),
+        (Some(b'-'), Some(b'R')) => one_of!("EXT-X-RENDITION-REPORT" => RenditionReport),
+        (Some(b'-'), Some(b'K')) => one_of!("EXT-X-KEY" => Key),
+        _ => None,
     }
 }
 
@@ -324,42 +497,73 @@ impl<'a, 'p> Rewriter<'a, 'p> {
         self.media = is_media_playlist(body);
 
         let bytes = body.as_bytes();
-        let mut header_seen = false;
         let mut start = 0;
         let mut number = 0;
-        while start < bytes.len() {
-            number += 1;
-            let (end, next) = match memchr::memchr(b'\n', &bytes[start..]) {
+        let newline = Newline::new();
+        // Where the line starting at `start` ends: its content, and the next line.
+        let line_end = |start: usize| -> (usize, usize) {
+            let (end, next) = match newline.find(&bytes[start..]) {
                 Some(i) => (start + i, start + i + 1),
                 None => (bytes.len(), bytes.len()),
             };
-            let content_end = if end > start && bytes[end - 1] == b'\r' {
-                end - 1
+            if end > start && bytes[end - 1] == b'\r' {
+                (end - 1, next)
             } else {
-                end
-            };
+                (end, next)
+            }
+        };
+        let max_line = self.max_line;
+        let too_long = |number: usize, length: usize| RewriteError::LineTooLong {
+            line: number,
+            length,
+            limit: max_line,
+        };
+
+        // Up to `#EXTM3U`.
+        loop {
+            if start >= bytes.len() {
+                return Err(RewriteError::NotAManifest);
+            }
+            number += 1;
+            let (content_end, next) = line_end(start);
+            if content_end - start > max_line {
+                return Err(too_long(number, content_end - start));
+            }
             let line = Line {
                 start,
                 content: &body[start..content_end],
                 eol: &body[content_end..next],
                 number,
             };
-            if line.content.len() > self.max_line {
-                return Err(RewriteError::LineTooLong {
-                    line: number,
-                    length: line.content.len(),
-                    limit: self.max_line,
-                });
-            }
+            let header_seen = self.header(&line, body, next, out)?;
+            start = next;
             if header_seen {
-                self.line(&line, body, out)?;
-            } else {
-                header_seen = self.header(&line, body, next, out)?;
+                break;
+            }
+        }
+
+        while start < bytes.len() {
+            number += 1;
+            let (content_end, next) = line_end(start);
+            let length = content_end - start;
+            if length > max_line {
+                return Err(too_long(number, length));
+            }
+            if length > 0 {
+                let line = Line {
+                    start,
+                    content: &body[start..content_end],
+                    eol: &body[content_end..next],
+                    number,
+                };
+                match bytes[start] {
+                    b'#' => self.tag(&line, start + 1, &line.content[1..], body, out)?,
+                    // Leading whitespace: trimmed first.
+                    b' ' | b'\t' | b'\r' | b'\x0c' => self.line(&line, body, out)?,
+                    _ => self.uri_line(&line, start, line.content.trim_ascii_end(), body, out),
+                }
             }
             start = next;
-        }
-        if !header_seen {
-            return Err(RewriteError::NotAManifest);
         }
         self.flush(body, body.len(), out);
         Ok(())
@@ -403,14 +607,14 @@ impl<'a, 'p> Rewriter<'a, 'p> {
 
     /// Writes `uri`, which sits at byte `at` of the body, signed where possible.
     fn write_uri(&mut self, body: &str, at: usize, uri: &str, out: &mut Vec<u8>) {
-        if self.signing.is_none() {
+        let Some(signing) = self.signing.as_mut() else {
             return;
-        }
-        self.flush(body, at, out);
-        if let Some(signing) = self.signing.as_mut() {
-            signing.write(uri, &self.vars, out);
-        }
-        self.copied = at + uri.len();
+        };
+        let end = at + uri.len();
+        // What is left to copy before the URI, and the URI.
+        let pending = body.get(self.copied..end).filter(|_| self.copied <= at);
+        signing.write(pending.unwrap_or(uri), uri, &self.vars, out);
+        self.copied = end;
     }
 
     fn line(
@@ -471,36 +675,40 @@ impl<'a, 'p> Rewriter<'a, 'p> {
         body: &'a str,
         out: &mut Vec<u8>,
     ) -> Result<(), RewriteError> {
-        let (name, value) = split_tag(tag);
+        let Some((kind, value)) = classify(tag) else {
+            return Ok(());
+        };
         let Some(value) = value else {
-            if name == "EXT-X-DISCONTINUITY" {
+            if kind == Tag::Discontinuity {
                 self.discontinuity = true;
             }
             return Ok(());
         };
+        let name = &tag[..tag.len() - value.len() - 1];
         let value_at = at + name.len() + 1;
-        match name {
-            "EXTINF" => {
+        match kind {
+            // Duration and byte range are only reported by `segments`.
+            Tag::Inf if self.record.is_some() => {
                 let duration = value
                     .bytes()
                     .position(|b| b == b',')
                     .map_or(value, |i| &value[..i]);
                 self.duration = Some(duration.trim_ascii());
             }
-            "EXT-X-BYTERANGE" => self.byterange = Some(value.trim_ascii()),
-            "EXT-X-MEDIA-SEQUENCE" if !self.seen_segment => match value.trim_ascii().parse() {
+            Tag::ByteRange if self.record.is_some() => self.byterange = Some(value.trim_ascii()),
+            Tag::MediaSequence if !self.seen_segment => match value.trim_ascii().parse() {
                 Ok(msn) => self.msn = msn,
                 Err(_) => self.identity_known = false,
             },
-            "EXT-X-SKIP" => {
+            Tag::Skip => {
                 match attrs::find(value, "SKIPPED-SEGMENTS").and_then(|n| n.parse::<u64>().ok()) {
                     Some(skipped) => self.msn = self.msn.saturating_add(skipped),
                     None => self.identity_known = false,
                 }
                 self.seen_segment = true;
             }
-            "EXT-X-DEFINE" => self.vars.define(value, self.manifest_url),
-            "EXT-X-PART" => {
+            Tag::Define => self.vars.define(value, self.manifest_url),
+            Tag::Part => {
                 let part = self.part;
                 if self.media {
                     self.inject_hint(line, Some(part), body, out);
@@ -515,7 +723,7 @@ impl<'a, 'p> Rewriter<'a, 'p> {
                 self.part = part.saturating_add(1);
                 self.seen_segment = true;
             }
-            "EXT-X-PRELOAD-HINT" => {
+            Tag::PreloadHint => {
                 if attrs::find(value, "TYPE") == Some("PART") {
                     let part = self.part;
                     if self.media {
@@ -529,18 +737,23 @@ impl<'a, 'p> Rewriter<'a, 'p> {
                 }
                 self.sign_attributes(line, name, value_at, value, body, out)?;
             }
-            "EXT-X-MAP"
-            | "EXT-X-MEDIA"
-            | "EXT-X-I-FRAME-STREAM-INF"
-            | "EXT-X-IMAGE-STREAM-INF"
-            | "EXT-X-RENDITION-REPORT"
-            | "EXT-X-SESSION-DATA" => {
+            Tag::Map
+            | Tag::Media
+            | Tag::IFrameStreamInf
+            | Tag::ImageStreamInf
+            | Tag::RenditionReport
+            | Tag::SessionData => {
                 self.sign_attributes(line, name, value_at, value, body, out)?;
             }
-            "EXT-X-KEY" | "EXT-X-SESSION-KEY" if attrs::find(value, "METHOD") != Some("NONE") => {
+            Tag::Key | Tag::SessionKey if attrs::find(value, "METHOD") != Some("NONE") => {
                 self.sign_attributes(line, name, value_at, value, body, out)?;
             }
-            _ => {}
+            Tag::Inf
+            | Tag::ByteRange
+            | Tag::MediaSequence
+            | Tag::Key
+            | Tag::SessionKey
+            | Tag::Discontinuity => {}
         }
         Ok(())
     }
@@ -577,10 +790,20 @@ impl<'a, 'p> Rewriter<'a, 'p> {
     }
 
     /// Writes the hint line for `(msn, part)` before `line`, if there is a hint for it.
+    #[inline]
     fn inject_hint(&mut self, line: &Line<'a>, part: Option<u32>, body: &str, out: &mut Vec<u8>) {
-        if !self.identity_known || self.hints.is_empty() {
-            return;
+        if self.identity_known && self.hints.may_have(self.msn) {
+            self.inject_hint_slow(line, part, body, out);
         }
+    }
+
+    fn inject_hint_slow(
+        &mut self,
+        line: &Line<'a>,
+        part: Option<u32>,
+        body: &str,
+        out: &mut Vec<u8>,
+    ) {
         let Some(hint) = self.hints.get(SegmentId::Sequence {
             msn: self.msn,
             part,
@@ -596,7 +819,21 @@ impl<'a, 'p> Rewriter<'a, 'p> {
         inject::write_hint(hint, self.msn, part, eol, out);
     }
 
+    #[inline]
     fn record_segment(
+        &mut self,
+        kind: HlsSegmentKind,
+        part: Option<u32>,
+        uri: &str,
+        duration: Option<&str>,
+        byterange: Option<&str>,
+    ) {
+        if self.record.is_some() {
+            self.record_segment_slow(kind, part, uri, duration, byterange);
+        }
+    }
+
+    fn record_segment_slow(
         &mut self,
         kind: HlsSegmentKind,
         part: Option<u32>,
