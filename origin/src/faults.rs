@@ -27,6 +27,7 @@ const HUGE_LEN: u64 = 50 * 1024 * 1024;
 /// Nesting depth of `/faults/deep.mpd`.
 const DEEP: usize = 100_000;
 
+const FILLER: &[u8] = b"rilla-origin filler\n";
 const M3U8: &str = "application/vnd.apple.mpegurl";
 const MPD: &str = "application/dash+xml";
 
@@ -121,10 +122,7 @@ fn body_for(path: &str, len: usize) -> (&'static str, Vec<u8>) {
         } else {
             "application/octet-stream"
         };
-        (
-            ct,
-            (0..len).map(|i| b"rilla-origin filler\n"[i % 20]).collect(),
-        )
+        (ct, FILLER.iter().copied().cycle().take(len).collect())
     }
 }
 

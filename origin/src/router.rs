@@ -20,6 +20,8 @@ pub(crate) struct State {
     pub(crate) live: Live,
     /// How many segments behind the live edge remain available.
     pub(crate) history: u64,
+    /// Whether a request for the segment in production waits for it instead of a 404.
+    pub(crate) hold_next_segment: bool,
     pub(crate) stats: Stats,
 }
 
@@ -60,7 +62,7 @@ pub(crate) fn route(state: &State, req: &Request, now: SystemTime) -> Action {
         return faults::route(rest, path);
     }
     if let Some(rest) = path.strip_prefix("/live/") {
-        return Action::Respond(live(state, rest, now));
+        return live(state, rest, now);
     }
     Action::Respond(not_found())
 }
@@ -78,14 +80,14 @@ fn not_found() -> Response {
 }
 
 /// `/live/<stream>/...`: every stream name serves the same looping content.
-fn live(state: &State, rest: &str, now: SystemTime) -> Response {
+fn live(state: &State, rest: &str, now: SystemTime) -> Action {
     let Some((stream, file)) = rest.split_once('/') else {
-        return not_found();
+        return Action::Respond(not_found());
     };
     if !valid_stream_name(stream) {
-        return not_found();
+        return Action::Respond(not_found());
     }
-    match file {
+    let response = match file {
         "master.m3u8" => Response::new(
             200,
             "application/vnd.apple.mpegurl",
@@ -98,42 +100,58 @@ fn live(state: &State, rest: &str, now: SystemTime) -> Response {
             manifests::mpd(&state.media, &state.live, now),
         )
         .cache(PLAYLIST_CACHE),
-        _ => rendition_file(state, file, now),
-    }
+        _ => return rendition_file(state, file, now),
+    };
+    Action::Respond(response)
 }
 
-fn rendition_file(state: &State, file: &str, now: SystemTime) -> Response {
+fn rendition_file(state: &State, file: &str, now: SystemTime) -> Action {
     let Some((id, name)) = file.split_once('/') else {
-        return not_found();
+        return Action::Respond(not_found());
     };
     let Some(rendition) = state.media.rendition(id) else {
-        return not_found();
+        return Action::Respond(not_found());
     };
     if name == "index.m3u8" {
-        return Response::new(
-            200,
-            "application/vnd.apple.mpegurl",
-            manifests::media_playlist(&state.live, now),
-        )
-        .cache(PLAYLIST_CACHE);
+        return Action::Respond(
+            Response::new(
+                200,
+                "application/vnd.apple.mpegurl",
+                manifests::media_playlist(&state.live, now),
+            )
+            .cache(PLAYLIST_CACHE),
+        );
     }
     if name == "init.mp4" {
-        return Response::new(200, "video/mp4", rendition.init.clone()).cache(SEGMENT_CACHE);
+        let init = rendition.init.clone();
+        return Action::Respond(Response::new(200, "video/mp4", init).cache(SEGMENT_CACHE));
     }
     let Some(number) = segment_number(name) else {
-        return not_found();
+        return Action::Respond(not_found());
     };
-    let completed = state.live.timeline.completed(now);
-    if number >= completed || number < completed.saturating_sub(state.history) {
-        return not_found();
+    let timeline = &state.live.timeline;
+    let completed = timeline.completed(now);
+    let in_production = number == completed && state.hold_next_segment;
+    if (number >= completed && !in_production) || number < completed.saturating_sub(state.history) {
+        return Action::Respond(not_found());
     }
-    match state.media.segment(rendition, number) {
+    let response = match state.media.segment(rendition, number) {
         Ok(bytes) => Response::new(200, "video/mp4", bytes).cache(SEGMENT_CACHE),
         Err(err) => {
             tracing::error!(%err, "cannot make segment");
-            Response::text(500, "cannot make segment\n")
+            return Action::Respond(Response::text(500, "cannot make segment\n"));
         }
+    };
+    if in_production {
+        let ready = number
+            .checked_add(1)
+            .and_then(|next| timeline.segment_start(next));
+        let wait = ready
+            .and_then(|t| t.duration_since(now).ok())
+            .unwrap_or_default();
+        return Action::Delay(wait.min(timeline.segment), response);
     }
+    Action::Respond(response)
 }
 
 /// `[a-z0-9]{1,16}`.

@@ -32,6 +32,12 @@ pub struct OriginOptions {
     /// How many segments behind the live edge can still be fetched; older ones are 404.
     /// Default 60; never less than `window`.
     pub history: u64,
+    /// What a request for the segment in production (the one after the newest listed)
+    /// gets: `true` (default) holds the request until that segment is complete, at most one
+    /// segment duration, then serves it; `false` answers 404 at once. Segments further
+    /// ahead are always 404. Holding lets players that request ahead of the live edge
+    /// (ffmpeg's DASH demuxer does) follow the stream.
+    pub hold_next_segment: bool,
 }
 
 impl Default for OriginOptions {
@@ -40,6 +46,7 @@ impl Default for OriginOptions {
             start: SystemTime::now(),
             window: 6,
             history: 60,
+            hold_next_segment: true,
         }
     }
 }
@@ -76,6 +83,7 @@ impl Origin {
                 media,
                 live,
                 history: options.history.max(window),
+                hold_next_segment: options.hold_next_segment,
                 stats: Stats::default(),
             }),
         })

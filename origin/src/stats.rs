@@ -5,7 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Distinct paths tracked individually; later paths are counted under [`OTHER`].
 const MAX_PATHS: usize = 4096;
-/// Key that counts requests for paths beyond [`MAX_PATHS`].
+/// Longest path tracked individually; longer ones are counted under [`OTHER`].
+const MAX_PATH_LEN: usize = 2048;
+/// Longest request target remembered; longer ones are cut.
+const MAX_TARGET_LEN: usize = 4096;
+/// Key that counts requests for paths beyond [`MAX_PATHS`] or [`MAX_PATH_LEN`].
 const OTHER: &str = "(other)";
 
 #[derive(Debug, Default)]
@@ -30,13 +34,20 @@ impl Stats {
     pub(crate) fn record(&self, path: &str, target: &str) {
         let mut inner = self.lock();
         inner.total += 1;
-        let key = if inner.counts.contains_key(path) || inner.counts.len() < MAX_PATHS {
+        let tracked = inner.counts.contains_key(path) || inner.counts.len() < MAX_PATHS;
+        let key = if tracked && path.len() <= MAX_PATH_LEN {
             path
         } else {
             OTHER
         };
         *inner.counts.entry(key.to_owned()).or_default() += 1;
-        inner.last_target.insert(key.to_owned(), target.to_owned());
+        let mut end = target.len().min(MAX_TARGET_LEN);
+        while !target.is_char_boundary(end) {
+            end -= 1;
+        }
+        inner
+            .last_target
+            .insert(key.to_owned(), target[..end].to_owned());
     }
 
     /// Forgets every count.
@@ -92,5 +103,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&stats.to_json()).unwrap();
         assert_eq!(v[OTHER], 10);
         assert_eq!(v["total"], MAX_PATHS as u64 + 10);
+        stats.reset();
+        let long = format!("/{}", "é".repeat(MAX_TARGET_LEN));
+        stats.record(&long, &long);
+        let v: serde_json::Value = serde_json::from_str(&stats.to_json()).unwrap();
+        assert_eq!(v[OTHER], 1);
+        assert!(v["last_target"][OTHER].as_str().unwrap().len() <= MAX_TARGET_LEN);
     }
 }

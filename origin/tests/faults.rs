@@ -1,6 +1,8 @@
 //! The fault endpoints misbehave exactly as documented, are counted, and never stop the
 //! server.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

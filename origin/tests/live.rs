@@ -1,12 +1,14 @@
 //! The live stream over HTTP: playlists, MPD, segments on a continuous timeline, HTTP
 //! behaviour and request counters.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use rilla_origin::mp4;
-use support::{exchange, get, parse_head, request, reset_stats, start, stats};
+use rilla_origin::{OriginOptions, mp4};
+use support::{exchange, get, parse_head, request, reset_stats, start, start_with, stats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -132,8 +134,8 @@ async fn segments_outside_the_available_range_are_404() {
     let origin = start(Duration::from_millis(200_500)).await;
     // 100 segments complete: 0..=99; the last 60 of them (40..=99) are served.
     for (n, status) in [
-        (100, 404),
         (101, 404),
+        (102, 404),
         (99_999, 404),
         (99, 200),
         (40, 200),
@@ -156,6 +158,45 @@ async fn segments_outside_the_available_range_are_404() {
     ] {
         assert_eq!(get(origin.addr, path).await.status, 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_segment_in_production_is_held_until_complete() {
+    // 50.75 segments elapsed: seg-50 completes in 0.5 s.
+    let origin = start(Duration::from_millis(101_500)).await;
+    let began = Instant::now();
+    let reply = get(origin.addr, "/live/ch1/v180/seg-50.m4s").await;
+    assert_eq!(reply.status, 200);
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    let fragment = mp4::read_fragment(&reply.body).unwrap();
+    assert_eq!(
+        fragment.tracks[0].base_media_decode_time,
+        Some(50 * SEGMENT_TICKS)
+    );
+    assert!(
+        get(origin.addr, "/live/ch1/v180/index.m3u8")
+            .await
+            .text()
+            .contains("seg-50.m4s")
+    );
+}
+
+#[tokio::test]
+async fn without_holding_the_segment_in_production_is_404() {
+    let origin = start_with(OriginOptions {
+        start: SystemTime::now() - AGO,
+        hold_next_segment: false,
+        ..OriginOptions::default()
+    })
+    .await;
+    assert_eq!(
+        get(origin.addr, "/live/ch1/v180/seg-50.m4s").await.status,
+        404
+    );
+    assert_eq!(
+        get(origin.addr, "/live/ch1/v180/seg-49.m4s").await.status,
+        200
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! A running origin per test and a raw HTTP/1.1 client.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -30,10 +30,15 @@ impl Running {
 
 /// Starts an origin whose segment 0 began `ago` before now.
 pub async fn start(ago: Duration) -> Running {
-    let options = OriginOptions {
+    start_with(OriginOptions {
         start: SystemTime::now() - ago,
         ..OriginOptions::default()
-    };
+    })
+    .await
+}
+
+/// Starts an origin with `options`.
+pub async fn start_with(options: OriginOptions) -> Running {
     let origin = Origin::bind("127.0.0.1:0".parse().unwrap(), options)
         .await
         .expect("bind");
