@@ -186,13 +186,19 @@ pub struct SafeUri(String);
 impl SafeUri {
     /// Validates `s`.
     pub fn new(s: &str) -> Result<Self, InvalidValue> {
-        let invalid = |reason| InvalidValue { what: "URI", reason };
+        let invalid = |reason| InvalidValue {
+            what: "URI",
+            reason,
+        };
         if s.is_empty() || s.len() > 2048 {
             return Err(invalid("must be 1 to 2048 characters"));
         }
         if !s.bytes().all(|b| {
             b.is_ascii_graphic()
-                && !matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
+                && !matches!(
+                    b,
+                    b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+                )
         }) {
             return Err(invalid("contains a character not allowed in a URI"));
         }
@@ -288,7 +294,16 @@ mod tests {
 
     #[test]
     fn viewer_id_refuses_anything_that_could_break_a_line_or_attribute() {
-        for bad in ["", "a\"b", "a\nb", "a,b", "a b", "a<b", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a\"b",
+            "a\nb",
+            "a,b",
+            "a b",
+            "a<b",
+            "é",
+            &"x".repeat(65),
+        ] {
             assert!(ViewerId::new(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(ViewerId::new("v-1_Z").unwrap().as_str(), "v-1_Z");

@@ -97,7 +97,7 @@ impl Holdings {
                     .collect()
             })
             .unwrap_or_default();
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(seen, _)| std::cmp::Reverse(*seen));
         found.into_iter().map(|(_, v)| v).collect()
     }
 

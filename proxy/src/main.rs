@@ -12,6 +12,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rilla_proxy::tools::{self, Outcome};
 
+/// mimalloc: the edge allocates many short-lived buffers per request on several threads,
+/// where it measured faster than the system allocator (see `bench/serve.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rilla Edge: a peer-assisted video delivery edge.
 #[derive(Parser)]
 #[command(name = "rilla", version, about, propagate_version = true)]

@@ -176,6 +176,7 @@ async fn fetch(
         body: resp.body,
         content_type: resp.content_type,
         fetched_at: Instant::now(),
+        hints: std::sync::OnceLock::new(),
     }))
 }
 
@@ -236,6 +237,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
         &viewer,
         &manifest.body,
         manifest.content_type.as_deref(),
+        Some(&manifest.hints),
     );
     if stale {
         reply.header("X-Rilla-Stale", "1")
@@ -264,6 +266,7 @@ pub async fn personalize_fetched(
         &viewer,
         &resp.body,
         resp.content_type.as_deref(),
+        None,
     )
 }
 
@@ -322,6 +325,7 @@ fn personalize(
     viewer: &Viewer,
     body: &[u8],
     content_type: Option<&str>,
+    hints_cache: Option<&std::sync::OnceLock<HintTable>>,
 ) -> Reply {
     let started = Instant::now();
     let tokens = &rt.config.file.tokens;
@@ -370,14 +374,24 @@ fn personalize(
         announce_interval_secs: 5,
     };
     let format = rilla_manifest_rewriter::detect_format(body);
-    let hints = match format {
-        Ok(ManifestFormat::Hls) => hash_hints(edge, rt, req, &url, body),
-        _ => HintTable::default(),
+    let computed;
+    let hints: &HintTable = match (&format, hints_cache) {
+        (Ok(ManifestFormat::Hls), Some(cell)) => {
+            cell.get_or_init(|| hash_hints(edge, rt, req, &url, body))
+        }
+        (Ok(ManifestFormat::Hls), None) => {
+            computed = hash_hints(edge, rt, req, &url, body);
+            &computed
+        }
+        _ => {
+            computed = HintTable::default();
+            &computed
+        }
     };
     let mut plan = RewritePlan {
         signer: &mut signer,
         session: Some(&session),
-        hints: &hints,
+        hints,
         limits: rt.limits,
     };
     let rewritten = rilla_manifest_rewriter::rewrite(body, &url, &mut plan);

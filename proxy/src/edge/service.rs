@@ -155,7 +155,11 @@ impl ProxyHttp for EdgeProxy {
         ctx.status = reply.status;
         ctx.body_bytes = if reply.send_body { reply.body.len() } else { 0 };
         ctx.source = Some(reply.source);
-        reply.write(session).await?;
+        if let Err(e) = reply.write(session).await {
+            // The viewer went away mid-response: nothing to answer, nothing to log loudly.
+            tracing::debug!(error = %e, "response not delivered");
+            ctx.body_bytes = 0;
+        }
         Ok(true)
     }
 
@@ -169,6 +173,16 @@ impl ProxyHttp for EdgeProxy {
             ErrorType::InternalError,
             "the edge answers every request itself",
         ))
+    }
+
+    fn suppress_error_log(
+        &self,
+        _session: &Session,
+        _ctx: &RequestCtx,
+        error: &pingora::Error,
+    ) -> bool {
+        // A viewer that goes away mid-response is routine, not an edge error.
+        error.esource() == &pingora::ErrorSource::Downstream
     }
 
     async fn logging(

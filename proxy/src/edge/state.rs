@@ -41,6 +41,9 @@ pub struct OriginManifest {
     pub ttl: Duration,
     /// When it was fetched.
     pub fetched_at: Instant,
+    /// The hash hints for this copy, worked out by the first request that personalizes it
+    /// (segments hashed later appear with the next copy).
+    pub hints: std::sync::OnceLock<rilla_plugins::HintTable>,
 }
 
 /// What a request looks like to the handlers.
