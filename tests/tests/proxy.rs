@@ -75,14 +75,23 @@ fn uri_line(playlist: &str, prefix: &str) -> String {
         .to_owned()
 }
 
-/// A signed segment URL of the live stream, as a player gets it.
+/// The last URI line of a playlist that starts with `prefix`.
+fn last_uri_line(playlist: &str, prefix: &str) -> String {
+    playlist
+        .lines()
+        .rfind(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in\n{playlist}"))
+        .to_owned()
+}
+
+/// A signed URL of the newest segment of the live stream, as a player gets it.
 fn live_segment(proxy: &Proxy, channel: &str) -> String {
     let master = proxy.get(&format!("/live/{channel}/master.m3u8"));
     assert_eq!(master.status, 200, "{}", master.text());
     let variant = uri_line(&master.text(), "v180/");
     let media = proxy.get(&format!("/live/{channel}/{variant}"));
     assert_eq!(media.status, 200, "{}", media.text());
-    let segment = uri_line(&media.text(), "seg-");
+    let segment = last_uri_line(&media.text(), "seg-");
     format!("/live/{channel}/v180/{segment}")
 }
 
@@ -187,18 +196,27 @@ fn segments_are_served_with_range_head_and_cache_hits_and_recorded_as_holdings()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let media = proxy.get("/live/ch1/v180/index.m3u8").text();
+    // Hints are worked out once per origin copy of the playlist, so the hash appears with
+    // the next copy (the test config caches playlists for 1 s).
     let file = path.rsplit('/').next().unwrap();
-    let lines: Vec<&str> = media.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with(file))
-        .expect("segment still listed");
-    assert!(
+    let hinted = |media: &str| {
+        let lines: Vec<&str> = media.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(file))
+            .expect("segment still listed");
         lines[at - 1].starts_with("#EXT-X-RILLA-HINT:")
-            && lines[at - 1].contains(&format!("SHA256={digest}")),
-        "no hash hint before {file}:\n{media}"
-    );
+            && lines[at - 1].contains(&format!("SHA256={digest}"))
+    };
+    let mut media = String::new();
+    for _ in 0..20 {
+        media = proxy.get("/live/ch1/v180/index.m3u8").text();
+        if hinted(&media) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(hinted(&media), "no hash hint before {file}:\n{media}");
 
     // The token is kept out of the origin request.
     let last = origin.last_target(&path).expect("fetched once");

@@ -144,30 +144,10 @@ async fn fetch(
     route: &RouteConfig,
     origin_pq: &str,
 ) -> Result<Arc<OriginManifest>, ManifestFetchError> {
-    let target = rt
-        .origins
-        .get(&route.origin)
-        .ok_or_else(|| FetchError::Failed {
-            origin: route.origin.clone(),
-            detail: "origin not configured".into(),
-        })?;
     let max = rt.limits.max_manifest_bytes;
-    let started = Instant::now();
-    let result = edge.origin.get(target, origin_pq, max).await;
-    edge.metrics
-        .origin_latency
-        .with_label_values(&["manifest"])
-        .observe(started.elapsed().as_secs_f64());
-    let outcome = match &result {
-        Ok(r) if r.status == 200 => "ok",
-        Ok(_) => "status",
-        Err(e) => e.outcome(),
-    };
-    edge.metrics
-        .origin_fetches
-        .with_label_values(&["manifest", outcome])
-        .inc();
-    let resp = result?;
+    let resp = edge
+        .fetch_from_origin(rt, &route.origin, "manifest", origin_pq, max)
+        .await?;
     if resp.status != 200 {
         return Err(ManifestFetchError::Status(resp.status));
     }

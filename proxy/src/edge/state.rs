@@ -11,7 +11,11 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use rilla_plugins::Holdings;
 
-use super::{metrics::Metrics, origin::OriginClient, runtime::Runtime};
+use super::{
+    metrics::Metrics,
+    origin::{FetchError, OriginClient, OriginResponse},
+    runtime::Runtime,
+};
 
 /// A segment as cached: the complete origin body and what the edge learned about it.
 #[derive(Debug)]
@@ -159,5 +163,39 @@ impl Edge {
     /// The Prometheus text of every metric.
     pub fn metrics_text(&self) -> Vec<u8> {
         self.metrics.render()
+    }
+}
+
+impl Edge {
+    /// Fetches a whole object from the origin named `origin`, counting the fetch and its
+    /// latency under `kind` (`manifest` or `segment`).
+    pub async fn fetch_from_origin(
+        &self,
+        rt: &Runtime,
+        origin: &str,
+        kind: &'static str,
+        path_and_query: &str,
+        max_bytes: usize,
+    ) -> Result<OriginResponse, FetchError> {
+        let target = rt.origins.get(origin).ok_or_else(|| FetchError::Failed {
+            origin: origin.to_owned(),
+            detail: "origin not configured".into(),
+        })?;
+        let started = Instant::now();
+        let result = self.origin.get(target, path_and_query, max_bytes).await;
+        self.metrics
+            .origin_latency
+            .with_label_values(&[kind])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(r) if r.status == 200 => "ok",
+            Ok(_) => "status",
+            Err(e) => e.outcome(),
+        };
+        self.metrics
+            .origin_fetches
+            .with_label_values(&[kind, outcome])
+            .inc();
+        result
     }
 }
