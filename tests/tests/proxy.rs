@@ -115,6 +115,22 @@ fn manifests_are_personalized_with_tokens_and_a_session() {
         .last_target("/live/ch1/v180/index.m3u8")
         .expect("fetched");
     assert!(!last.contains("rt="), "{last}");
+    // LL-HLS blocking-reload parameters reach the origin and key the cache.
+    let token = proxy.sign("v-ll", "/live/ch1/", "60s");
+    let before = origin.count("/live/ch1/v180/index.m3u8");
+    for msn in [5, 5, 6] {
+        let target = format!("/live/ch1/v180/index.m3u8?_HLS_msn={msn}&_HLS_part=0&rt={token}");
+        assert_eq!(proxy.get(&target).status, 200);
+    }
+    let last = origin
+        .last_target("/live/ch1/v180/index.m3u8")
+        .expect("fetched");
+    assert_eq!(last, "/live/ch1/v180/index.m3u8?_HLS_msn=6&_HLS_part=0");
+    assert_eq!(
+        origin.count("/live/ch1/v180/index.m3u8"),
+        before + 2,
+        "msn=5 twice is one cache entry, msn=6 another"
+    );
     // Browser players on other sites may fetch through the edge.
     assert_eq!(master.header("access-control-allow-origin"), Some("*"));
     let preflight = request(
