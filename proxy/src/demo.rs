@@ -11,6 +11,42 @@ use rilla_config::{ConfigFile, OriginConfig, RouteConfig};
 
 use crate::edge::{self, Edge};
 
+/// The demo's player page: hls.js (from jsDelivr, fetched by the viewer's browser) plays
+/// the HLS stream through the edge; Safari plays it natively.
+const PLAYER_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Rilla Edge demo</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:60em}video{width:100%;background:#000}</style>
+</head>
+<body>
+<h1>Rilla Edge demo</h1>
+<p>A live stream from the built-in origin, through the edge: every URI below carries this
+viewer's token. <a href="/live/ch1/master.m3u8">HLS</a> · <a href="/live/ch1/manifest.mpd">DASH</a></p>
+<video id="video" controls muted autoplay playsinline></video>
+<p id="status">loading…</p>
+<script src="https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.min.js"></script>
+<script>
+const video = document.getElementById('video');
+const status = document.getElementById('status');
+const src = '/live/ch1/master.m3u8';
+if (window.Hls && Hls.isSupported()) {
+  const hls = new Hls();
+  hls.loadSource(src);
+  hls.attachMedia(video);
+  hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) status.textContent = 'error: ' + d.details; });
+} else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+  video.src = src;
+} else {
+  status.textContent = 'this browser cannot load hls.js';
+}
+setInterval(() => { status.textContent = 'playing at ' + video.currentTime.toFixed(1) + ' s'; }, 1000);
+</script>
+</body>
+</html>
+"#;
+
 /// Where the demo listens.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -149,6 +185,7 @@ pub fn run(opts: &DemoOptions) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let (mut server, edge) = edge::build_server(config, None)?;
+    let _ = edge.demo_page.set(PLAYER_PAGE.to_owned());
     server.add_service(pingora::services::background::background_service(
         "demo status line",
         StatusLine { edge },
@@ -160,6 +197,7 @@ pub fn run(opts: &DemoOptions) -> anyhow::Result<()> {
     );
     println!("HLS:     http://{public}/live/ch1/master.m3u8");
     println!("DASH:    http://{public}/live/ch1/manifest.mpd");
+    println!("player:  http://{public}/ (hls.js, loaded by your browser from jsDelivr)");
     println!("metrics: http://{admin}/metrics");
     println!("Play with e.g. `ffplay http://{public}/live/ch1/master.m3u8`; Ctrl-C stops.");
     server.run(RunArgs::default());

@@ -32,6 +32,14 @@ pub struct Process {
 }
 
 impl Process {
+    /// Takes charge of a started child.
+    pub fn new(child: Child, name: &'static str) -> Self {
+        Self {
+            child: Some(child),
+            name,
+        }
+    }
+
     /// Sends SIGTERM and waits up to `limit` for the exit; returns how long it took, or
     /// `None` if it had to be killed.
     pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {

@@ -86,6 +86,12 @@ impl EdgeProxy {
                 ctx.kind = "other";
                 return Reply::text(200, "ready\n");
             }
+            "/" | "/demo/" if self.edge.demo_page.get().is_some() => {
+                ctx.kind = "other";
+                let page = self.edge.demo_page.get().cloned().unwrap_or_default();
+                return Reply::new(200, "text/html; charset=utf-8", page, Source::Edge)
+                    .header("Cache-Control", "no-store");
+            }
             "/.well-known/jwks.json" => {
                 ctx.kind = "other";
                 return Reply::new(

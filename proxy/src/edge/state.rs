@@ -91,6 +91,8 @@ pub struct Edge {
     pub stale_manifests: moka::sync::Cache<String, Arc<OriginManifest>>,
     /// Which viewers hold which segments.
     pub holdings: Holdings,
+    /// The player page served at `/` by `rilla demo`; unset for `rilla proxy`.
+    pub demo_page: std::sync::OnceLock<String>,
 }
 
 struct ManifestExpiry;
@@ -144,6 +146,7 @@ impl Edge {
             manifests,
             stale_manifests,
             holdings,
+            demo_page: std::sync::OnceLock::new(),
         }
     }
 }
