@@ -71,14 +71,6 @@ fn swarm_id(path: &str) -> String {
     crate::tools::manifest::swarm_id(path)
 }
 
-fn reject(edge: &Edge, e: &TokenError) -> Reply {
-    edge.metrics
-        .token_rejections
-        .with_label_values(&[e.reason()])
-        .inc();
-    Reply::error(403, e.reason(), &e.to_string())
-}
-
 /// Checks the viewer's token (renewing an expired one within the window) or starts a
 /// session where the route is open.
 fn establish_viewer(
@@ -96,7 +88,7 @@ fn establish_viewer(
                 presented: None,
             });
         }
-        return Err(reject(edge, &TokenError::Missing));
+        return Err(edge.reject_token(&TokenError::Missing));
     };
     let now = unix_now();
     let verified = match rt.verifier.verify(token, &req.path, req.client_ip, now) {
@@ -119,7 +111,7 @@ fn establish_viewer(
                 presented,
             })
         }
-        Err(e) => Err(reject(edge, &e)),
+        Err(e) => Err(edge.reject_token(&e)),
     }
 }
 

@@ -129,14 +129,6 @@ pub fn parse_range(header: Option<&str>, len: usize) -> RangeRequest {
     RangeRequest::Part { start, end }
 }
 
-fn reject(edge: &Edge, e: &TokenError) -> Reply {
-    edge.metrics
-        .token_rejections
-        .with_label_values(&[e.reason()])
-        .inc();
-    Reply::error(403, e.reason(), &e.to_string())
-}
-
 fn directory_and_file(path: &str) -> (&str, &str) {
     match path.rfind('/') {
         Some(i) => (&path[..=i], &path[i + 1..]),
@@ -192,7 +184,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
     };
     let verified = match verified {
         Ok(v) => v,
-        Err(e) => return reject(edge, &e),
+        Err(e) => return edge.reject_token(&e),
     };
     let query = query_without_token(req.query.as_deref(), param);
     let origin_pq = origin_path_and_query(route, &req.path, query.as_deref());

@@ -202,3 +202,14 @@ impl Edge {
         result
     }
 }
+
+impl Edge {
+    /// The 403 for a refused token, counted by reason.
+    pub fn reject_token(&self, e: &rilla_token::TokenError) -> super::reply::Reply {
+        self.metrics
+            .token_rejections
+            .with_label_values(&[e.reason()])
+            .inc();
+        super::reply::Reply::error(403, e.reason(), &e.to_string())
+    }
+}
