@@ -3,8 +3,9 @@
 //! Every field is documented with its unit and default; `rilla config example` turns these
 //! doc comments into the annotated example, so they are written for operators.
 
-use std::path::PathBuf;
+use std::{net::IpAddr, path::PathBuf};
 
+use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::duration::HumanDuration;
@@ -31,6 +32,10 @@ pub struct ConfigFile {
     /// The index of which viewers hold which segments.
     #[serde(default)]
     pub holdings: HoldingsConfig,
+    /// Peer-to-peer orchestration: how viewers are told which peers to fetch segments
+    /// from, how fast they may call the P2P API, and which networks count as local.
+    #[serde(default)]
+    pub p2p: P2pConfig,
     /// The origins (or CDNs) this edge sits in front of. Default: none.
     #[serde(default)]
     pub origins: Vec<OriginConfig>,
@@ -110,10 +115,107 @@ pub struct HoldingsConfig {
     /// Default: "60s".
     #[serde(default = "defaults::holdings_ttl")]
     pub ttl: HumanDuration,
-    /// Most holdings kept in total; new ones are refused (and counted) beyond it.
-    /// Default: 1000000.
+    /// Most holdings kept in total (1 to 100000000), over all viewers and swarms: one
+    /// holding is one viewer holding one segment. New ones are refused (and counted)
+    /// beyond it. Default: 1000000.
     #[serde(default = "defaults::holdings_max")]
     pub max_entries: u64,
+    /// Most viewers tracked in one swarm (1 to `max_entries`); more are refused (and
+    /// counted). Default: 200000.
+    #[serde(default = "defaults::max_per_swarm")]
+    pub max_per_swarm: u64,
+    /// Most viewers tracked in all swarms together (at least 1). Default: 1000000.
+    #[serde(default = "defaults::max_viewers")]
+    pub max_viewers: u64,
+    /// A viewer not heard from (no request, no announce) for this long is forgotten with
+    /// its holdings (from 1s to 1h). Default: "30s".
+    #[serde(default = "defaults::viewer_ttl")]
+    pub viewer_ttl: HumanDuration,
+}
+
+/// Peer-to-peer orchestration. The edge tells each viewer, in hints, which peers hold the
+/// segments it is about to need, or to fetch them from the CDN.
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// How often viewers announce what they hold; sent to them in the session tag and in
+    /// announce responses (from 1s to 1m). Default: "5s".
+    #[serde(default = "defaults::announce_interval")]
+    pub announce_interval: HumanDuration,
+    /// Largest P2P API request body, in bytes; larger requests get 413
+    /// (1024 to 1048576). Default: 65536 (64 KiB).
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// P2P API requests per second allowed per viewer; more get 429 (1 to 1000).
+    /// Default: 2.
+    #[serde(default = "defaults::viewer_rate")]
+    pub viewer_rate: u32,
+    /// Most P2P API requests a viewer may send at once: the size of its token bucket,
+    /// refilled at `viewer_rate` per second (from `viewer_rate` to 10000). Default: 10.
+    #[serde(default = "defaults::viewer_burst")]
+    pub viewer_burst: u32,
+    /// P2P API requests per second allowed per client IP prefix (/24 for IPv4, /64 for
+    /// IPv6), over all viewers behind it; more get 429 (1 to 1000000). Default: 500.
+    #[serde(default = "defaults::prefix_rate")]
+    pub prefix_rate: u32,
+    /// Most P2P API requests a client IP prefix may send at once: the size of its token
+    /// bucket, refilled at `prefix_rate` per second (from `prefix_rate` to 10000000).
+    /// Default: 1000.
+    #[serde(default = "defaults::prefix_burst")]
+    pub prefix_burst: u32,
+    /// Most peers named in one hint (1 to 16). Default: 3.
+    #[serde(default = "defaults::peers_per_hint")]
+    pub peers_per_hint: u32,
+    /// Viewers asked to fetch each new segment from the CDN and seed it to the others
+    /// (1 to 16). Default: 2.
+    #[serde(default = "defaults::seeders_per_segment")]
+    pub seeders_per_segment: u32,
+    /// Upcoming segments (the newest ones) hinted in each personalized media playlist;
+    /// 0 sends no hints in playlists (0 to 16). Default: 3.
+    #[serde(default = "defaults::hinted_segments")]
+    pub hinted_segments: u32,
+    /// A viewer whose buffer length (CMCD `bl`) is below this is sent to the CDN instead
+    /// of to peers (from 0s to 1m). Default: "4s".
+    #[serde(default = "defaults::min_buffer")]
+    pub min_buffer: HumanDuration,
+    /// Name of a request header that carries the viewer's region, set by the trusted load
+    /// balancer in front of the edge (which must overwrite any value the viewer sent);
+    /// 1 to 64 characters of A-Z a-z 0-9 -. Default: unset (regions are not used).
+    #[serde(default)]
+    pub region_header: Option<String>,
+    /// Distinct viewers that must report hash mismatches for segments from one peer
+    /// before that peer is demoted: it never seeds and is ranked last (1 to 100).
+    /// Default: 2.
+    #[serde(default = "defaults::demote_after_reports")]
+    pub demote_after_reports: u32,
+    /// Distinct viewers that must report hash mismatches for segments from one peer
+    /// before that peer is left out of hints altogether (from `demote_after_reports` to
+    /// 100). Default: 3.
+    #[serde(default = "defaults::exclude_after_reports")]
+    pub exclude_after_reports: u32,
+    /// How long a seeder may take to report that it holds a segment before another
+    /// viewer is chosen to seed it (from 100ms to 1m). Default: "3s".
+    #[serde(default = "defaults::peer_timeout")]
+    pub peer_timeout: HumanDuration,
+    /// The locality table, used by the "locality" and "adaptive" policies: named networks
+    /// of IP ranges. A viewer whose address falls in one of a network's CIDRs belongs to
+    /// it; when several networks match, the one with the most specific (longest) matching
+    /// prefix is used, and among equally specific ones the first listed.
+    /// Default: none (no viewer is in a network).
+    #[serde(default)]
+    pub networks: Vec<NetworkConfig>,
+}
+
+/// One network of the locality table (`[[p2p.networks]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, eserde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Name of the network, unique among networks (1 to 64 characters of
+    /// A-Z a-z 0-9 - _). Required.
+    pub name: String,
+    /// IP ranges of the network in CIDR notation, IPv4 or IPv6, e.g. "192.0.2.0/24" or
+    /// "2001:db8::/32"; at least one. Required.
+    pub cidrs: Vec<String>,
 }
 
 /// One routing rule.
@@ -134,6 +236,12 @@ pub struct RouteConfig {
     /// Default: unset (the path is sent as it is).
     #[serde(default)]
     pub origin_prefix: Option<String>,
+    /// The orchestration policy for the swarms of this route: "cdn-only" turns P2P off
+    /// (every hint says CDN), "random" picks peers at random, "locality" prefers peers on
+    /// the same network (see `[[p2p.networks]]`), then in the same region, "adaptive"
+    /// learns online which peers and pairs of networks deliver. Default: "adaptive".
+    #[serde(default = "defaults::policy")]
+    pub policy: String,
 }
 
 /// Viewer tokens: Ed25519 JWTs scoped to a path prefix, carried as a query parameter.
@@ -271,6 +379,57 @@ mod defaults {
     pub(super) fn holdings_max() -> u64 {
         1_000_000
     }
+    pub(super) fn max_per_swarm() -> u64 {
+        200_000
+    }
+    pub(super) fn max_viewers() -> u64 {
+        1_000_000
+    }
+    pub(super) fn viewer_ttl() -> HumanDuration {
+        HumanDuration::from_secs(30)
+    }
+    pub(super) fn announce_interval() -> HumanDuration {
+        HumanDuration::from_secs(5)
+    }
+    pub(super) fn max_body_bytes() -> u64 {
+        64 * 1024
+    }
+    pub(super) fn viewer_rate() -> u32 {
+        2
+    }
+    pub(super) fn viewer_burst() -> u32 {
+        10
+    }
+    pub(super) fn prefix_rate() -> u32 {
+        500
+    }
+    pub(super) fn prefix_burst() -> u32 {
+        1000
+    }
+    pub(super) fn peers_per_hint() -> u32 {
+        3
+    }
+    pub(super) fn seeders_per_segment() -> u32 {
+        2
+    }
+    pub(super) fn hinted_segments() -> u32 {
+        3
+    }
+    pub(super) fn min_buffer() -> HumanDuration {
+        HumanDuration::from_secs(4)
+    }
+    pub(super) fn demote_after_reports() -> u32 {
+        2
+    }
+    pub(super) fn exclude_after_reports() -> u32 {
+        3
+    }
+    pub(super) fn peer_timeout() -> HumanDuration {
+        HumanDuration::from_secs(3)
+    }
+    pub(super) fn policy() -> String {
+        "adaptive".to_owned()
+    }
     pub(super) fn cors_allow_origin() -> String {
         "*".to_owned()
     }
@@ -369,8 +528,69 @@ impl Default for HoldingsConfig {
         Self {
             ttl: defaults::holdings_ttl(),
             max_entries: defaults::holdings_max(),
+            max_per_swarm: defaults::max_per_swarm(),
+            max_viewers: defaults::max_viewers(),
+            viewer_ttl: defaults::viewer_ttl(),
         }
     }
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            announce_interval: defaults::announce_interval(),
+            max_body_bytes: defaults::max_body_bytes(),
+            viewer_rate: defaults::viewer_rate(),
+            viewer_burst: defaults::viewer_burst(),
+            prefix_rate: defaults::prefix_rate(),
+            prefix_burst: defaults::prefix_burst(),
+            peers_per_hint: defaults::peers_per_hint(),
+            seeders_per_segment: defaults::seeders_per_segment(),
+            hinted_segments: defaults::hinted_segments(),
+            min_buffer: defaults::min_buffer(),
+            region_header: None,
+            demote_after_reports: defaults::demote_after_reports(),
+            exclude_after_reports: defaults::exclude_after_reports(),
+            peer_timeout: defaults::peer_timeout(),
+            networks: Vec::new(),
+        }
+    }
+}
+
+impl P2pConfig {
+    /// The locality table for [`network_of`]: every CIDR of `networks` with the number of
+    /// its network (1 for the first in `networks`, 2 for the next, ...), most specific
+    /// (longest) prefix first, and in the order of `networks` among equal prefixes.
+    /// CIDRs that do not parse are left out (a checked configuration has none); host
+    /// bits written in a CIDR are ignored.
+    pub fn network_table(&self) -> Vec<(IpNet, u16)> {
+        let mut table: Vec<(IpNet, u16)> = self
+            .networks
+            .iter()
+            .zip(1..=u16::MAX)
+            .flat_map(|(network, number)| {
+                network
+                    .cidrs
+                    .iter()
+                    .filter_map(|cidr| cidr.parse::<IpNet>().ok())
+                    .map(move |net| (net.trunc(), number))
+            })
+            .collect();
+        // A stable sort keeps the order of `networks` among equally specific prefixes.
+        table.sort_by_key(|(net, _)| std::cmp::Reverse(net.prefix_len()));
+        table
+    }
+}
+
+/// The network `ip` belongs to, by a table from [`P2pConfig::network_table`]: the number
+/// of the network with the most specific CIDR containing it, or 0 when none does. An
+/// IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) counts as its IPv4 address.
+pub fn network_of(table: &[(IpNet, u16)], ip: IpAddr) -> u16 {
+    let ip = ip.to_canonical();
+    table
+        .iter()
+        .find(|(net, _)| net.contains(&ip))
+        .map_or(0, |&(_, number)| number)
 }
 
 impl Default for LimitsConfig {
@@ -409,11 +629,19 @@ impl ConfigFile {
             }],
             cache: CacheConfig::default(),
             holdings: HoldingsConfig::default(),
+            p2p: P2pConfig {
+                networks: vec![NetworkConfig {
+                    name: "example-isp".to_owned(),
+                    cidrs: vec!["192.0.2.0/24".to_owned(), "2001:db8::/32".to_owned()],
+                }],
+                ..P2pConfig::default()
+            },
             routes: vec![RouteConfig {
                 prefix: "/live/".to_owned(),
                 origin: "main".to_owned(),
                 access: defaults::access(),
                 origin_prefix: None,
+                policy: defaults::policy(),
             }],
         }
     }

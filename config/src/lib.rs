@@ -22,8 +22,8 @@ pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use example::{example_toml, reference_markdown};
 pub use file::{
-    CacheConfig, ConfigFile, EdgeConfig, HoldingsConfig, LimitsConfig, OriginConfig, RouteConfig,
-    ServerConfig, TokensConfig,
+    CacheConfig, ConfigFile, EdgeConfig, HoldingsConfig, LimitsConfig, NetworkConfig, OriginConfig,
+    P2pConfig, RouteConfig, ServerConfig, TokensConfig, network_of,
 };
 pub use hosts::{HostSet, check_host_pattern};
 

@@ -1,8 +1,11 @@
 //! Semantic checks of a parsed file: every problem is collected, none stops the others.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
-use crate::{file::ConfigFile, hosts::check_host_pattern};
+use crate::{
+    file::{ConfigFile, P2pConfig},
+    hosts::check_host_pattern,
+};
 
 fn is_name(s: &str, max: usize) -> bool {
     !s.is_empty()
@@ -110,6 +113,24 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
             "must be from 1 to 100000000".into(),
         );
     }
+    if h.max_per_swarm == 0 || h.max_per_swarm > h.max_entries.max(1) {
+        err(
+            "holdings.max_per_swarm".into(),
+            format!("must be from 1 to holdings.max_entries ({})", h.max_entries),
+        );
+    }
+    if h.max_viewers == 0 {
+        err("holdings.max_viewers".into(), "must be at least 1".into());
+    }
+    if h.viewer_ttl.get() < Duration::from_secs(1) || h.viewer_ttl.get() > Duration::from_secs(3600)
+    {
+        err(
+            "holdings.viewer_ttl".into(),
+            format!("{} is out of range: must be from 1s to 1h", h.viewer_ttl),
+        );
+    }
+
+    validate_p2p(&file.p2p, &mut err);
 
     let t = &file.tokens;
     if t.ttl.get() < Duration::from_secs(1) || t.ttl.get() > Duration::from_secs(24 * 3600) {
@@ -278,6 +299,157 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
                 format!("{p:?} must begin and end with '/'"),
             );
         }
+        if !POLICIES.contains(&route.policy.as_str()) {
+            err(
+                format!("routes[{i}].policy"),
+                format!(
+                    "{:?} must be \"cdn-only\", \"random\", \"locality\" or \"adaptive\"",
+                    route.policy
+                ),
+            );
+        }
     }
     errors
+}
+
+/// The values of `routes[].policy`.
+const POLICIES: [&str; 4] = ["cdn-only", "random", "locality", "adaptive"];
+
+/// Checks `[p2p]` and its `[[p2p.networks]]`.
+fn validate_p2p(p: &P2pConfig, err: &mut impl FnMut(String, String)) {
+    for (field, d, min, max, range) in [
+        (
+            "announce_interval",
+            p.announce_interval,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            "from 1s to 1m",
+        ),
+        (
+            "min_buffer",
+            p.min_buffer,
+            Duration::ZERO,
+            Duration::from_secs(60),
+            "from 0s to 1m",
+        ),
+        (
+            "peer_timeout",
+            p.peer_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+            "from 100ms to 1m",
+        ),
+    ] {
+        if d.get() < min || d.get() > max {
+            err(
+                format!("p2p.{field}"),
+                format!("{d} is out of range: must be {range}"),
+            );
+        }
+    }
+    if !(1024..=1024 * 1024).contains(&p.max_body_bytes) {
+        err(
+            "p2p.max_body_bytes".into(),
+            "must be from 1024 to 1048576 (1 MiB)".into(),
+        );
+    }
+    for (field, value, min, max) in [
+        ("viewer_rate", p.viewer_rate, 1, 1000),
+        ("prefix_rate", p.prefix_rate, 1, 1_000_000),
+        ("peers_per_hint", p.peers_per_hint, 1, 16),
+        ("seeders_per_segment", p.seeders_per_segment, 1, 16),
+        ("hinted_segments", p.hinted_segments, 0, 16),
+        ("demote_after_reports", p.demote_after_reports, 1, 100),
+    ] {
+        if value < min || value > max {
+            err(
+                format!("p2p.{field}"),
+                format!("must be from {min} to {max}"),
+            );
+        }
+    }
+    for (field, value, floor_field, floor, max) in [
+        (
+            "viewer_burst",
+            p.viewer_burst,
+            "viewer_rate",
+            p.viewer_rate,
+            10_000,
+        ),
+        (
+            "prefix_burst",
+            p.prefix_burst,
+            "prefix_rate",
+            p.prefix_rate,
+            10_000_000,
+        ),
+        (
+            "exclude_after_reports",
+            p.exclude_after_reports,
+            "demote_after_reports",
+            p.demote_after_reports,
+            100,
+        ),
+    ] {
+        if value < floor.max(1) || value > max {
+            err(
+                format!("p2p.{field}"),
+                format!("must be from p2p.{floor_field} ({floor}) to {max}"),
+            );
+        }
+    }
+    if let Some(header) = &p.region_header
+        && (header.is_empty()
+            || header.len() > 64
+            || !header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        err(
+            "p2p.region_header".into(),
+            format!("{header:?} must be a header name: 1 to 64 characters of A-Z a-z 0-9 -"),
+        );
+    }
+    if p.networks.len() > usize::from(u16::MAX) {
+        err(
+            "p2p.networks".into(),
+            format!(
+                "{} networks are over the maximum of 65535",
+                p.networks.len()
+            ),
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, network) in p.networks.iter().enumerate() {
+        if !is_name(&network.name, 64) {
+            err(
+                format!("p2p.networks[{i}].name"),
+                format!(
+                    "{:?} must be 1 to 64 characters of A-Z a-z 0-9 - _",
+                    network.name
+                ),
+            );
+        } else if !names.insert(network.name.as_str()) {
+            err(
+                format!("p2p.networks[{i}].name"),
+                format!("{:?} is used by another network", network.name),
+            );
+        }
+        if network.cidrs.is_empty() {
+            err(
+                format!("p2p.networks[{i}].cidrs"),
+                "must list at least one CIDR, e.g. \"192.0.2.0/24\"".into(),
+            );
+        }
+        for (j, cidr) in network.cidrs.iter().enumerate() {
+            if let Err(e) = cidr.parse::<ipnet::IpNet>() {
+                err(
+                    format!("p2p.networks[{i}].cidrs[{j}]"),
+                    format!(
+                        "{cidr:?} is not a CIDR ({e}); write an address and a prefix length, e.g. \"192.0.2.0/24\" or \"2001:db8::/32\""
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -179,6 +179,7 @@ pub fn run(opts: &DemoOptions) -> anyhow::Result<()> {
         origin: "demo".into(),
         access: "open".into(),
         origin_prefix: None,
+        policy: "adaptive".into(),
     }];
     let text = toml::to_string(&file).context("cannot render the demo configuration")?;
     let config = rilla_config::parse(&text, "demo configuration", &state_dir)

@@ -330,6 +330,7 @@ mod tests {
             origin: "o".into(),
             access: "open".into(),
             origin_prefix: Some("/media/".into()),
+            policy: "adaptive".into(),
         };
         let q = query_without_token(Some("a=1&rt=SECRET&b=2"), "rt");
         assert_eq!(q.as_deref(), Some("a=1&b=2"));

@@ -1,0 +1,528 @@
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::policy::{Adaptive, CdnOnly, Locality, RandomPeers};
+
+const SWARM: &str = "s1";
+
+fn index() -> SwarmIndex {
+    SwarmIndex::with_seed(IndexLimits::default(), 42)
+}
+
+fn info(id: &str) -> ViewerInfo<'_> {
+    ViewerInfo {
+        id,
+        net: 0,
+        region: 0,
+        buffer_ms: None,
+    }
+}
+
+fn addr(i: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 10_000 + i))
+}
+
+/// Registers `n` uploading viewers `v0..vn` (20 Mbit/s each) in a swarm whose newest
+/// segment is `newest`.
+fn swarm_with(idx: &SwarmIndex, n: u16, newest: u64, t: Instant) -> Vec<String> {
+    idx.observe_playlist(SWARM, "/live/a/v1.m3u8", newest, 2.0, t)
+        .unwrap();
+    (0..n)
+        .map(|i| {
+            let id = format!("v{i}");
+            join(idx, &id, i, 20_000, t);
+            id
+        })
+        .collect()
+}
+
+fn join(idx: &SwarmIndex, id: &str, port: u16, kbps: u32, t: Instant) {
+    idx.announce(
+        SWARM,
+        &info(id),
+        &Announce {
+            addr: Some(addr(port)),
+            upload_kbps: Some(kbps),
+            want: Some(&[]),
+            ..Announce::default()
+        },
+        &CdnOnly,
+        &PlanRules::default(),
+        t,
+    )
+    .unwrap();
+}
+
+fn plan(
+    idx: &SwarmIndex,
+    id: &str,
+    seg: u64,
+    policy: &dyn Policy,
+    rules: &PlanRules,
+    t: Instant,
+) -> Hint {
+    idx.hints(SWARM, &info(id), &[seg], policy, rules, t)
+        .unwrap()
+        .pop()
+        .expect("a hint")
+}
+
+fn serve(idx: &SwarmIndex, id: &str, seg: u64, t: Instant) {
+    idx.record_served(SWARM, &info(id), seg, 125_000, [seg as u8; 32], t)
+        .unwrap();
+}
+
+fn peers(h: &Hint) -> Vec<String> {
+    match &h.action {
+        Action::Peers(p) => p.iter().map(|p| p.id.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn the_first_viewers_seed_and_the_rest_are_sent_to_them() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 6, 100, t);
+    let rules = PlanRules::default();
+    let first = plan(&idx, &ids[0], 100, &RandomPeers, &rules, t);
+    assert_eq!(first.action, Action::Seed);
+    let mut seeders = 0;
+    let mut named = HashSet::new();
+    for id in &ids[1..] {
+        let h = plan(&idx, id, 100, &RandomPeers, &rules, t);
+        match &h.action {
+            Action::Seed => seeders += 1,
+            Action::Peers(p) => named.extend(p.iter().map(|p| p.id.to_string())),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seeders + 1,
+        rules.seeders_per_segment,
+        "exactly the configured seeders"
+    );
+    assert!(named.contains(&ids[0]), "peers are pointed at the seeders");
+    assert!(named.len() <= rules.seeders_per_segment);
+
+    // Once a seeder holds it, it is a holder and hints carry the hash.
+    serve(&idx, &ids[0], 100, t);
+    let h = plan(&idx, &ids[5], 100, &RandomPeers, &rules, t);
+    assert_eq!(h.sha256, Some([100; 32]));
+    assert!(peers(&h).contains(&ids[0]));
+    assert_eq!(idx.holders(SWARM, 100), vec![ids[0].clone()]);
+}
+
+#[test]
+fn no_viewer_is_asked_to_upload_beyond_its_capacity() {
+    let idx = index();
+    let t = Instant::now();
+    idx.observe_playlist(SWARM, "/p.m3u8", 10, 2.0, t).unwrap();
+    // 1000 kbit/s = 125 kB/s; segments of 125 kB; the window is 4 s: 4 uploads.
+    join(&idx, "holder", 1, 1000, t);
+    serve(&idx, "holder", 10, t);
+    let rules = PlanRules {
+        seeders_per_segment: 1,
+        ..PlanRules::default()
+    };
+    let mut named = 0;
+    for i in 0..40 {
+        let id = format!("leech{i}");
+        let h = plan(&idx, &id, 10, &RandomPeers, &rules, t);
+        named += peers(&h).iter().filter(|p| *p == "holder").count();
+    }
+    assert_eq!(named, 4, "named exactly up to its capacity in one window");
+    // A new window frees capacity again.
+    let later = t + Duration::from_secs(5);
+    let h = plan(&idx, "late", 10, &RandomPeers, &rules, later);
+    assert_eq!(peers(&h), ["holder"]);
+}
+
+#[test]
+fn at_most_k_peers_and_only_members_of_the_swarm() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 20, 50, t);
+    for id in &ids {
+        serve(&idx, id, 50, t);
+    }
+    // Another swarm's holders are never named.
+    idx.observe_playlist("s2", "/live/b/v1.m3u8", 50, 2.0, t)
+        .unwrap();
+    idx.announce(
+        "s2",
+        &info("stranger"),
+        &Announce {
+            addr: Some(addr(999)),
+            upload_kbps: Some(50_000),
+            ..Announce::default()
+        },
+        &CdnOnly,
+        &PlanRules::default(),
+        t,
+    )
+    .unwrap();
+    idx.record_served("s2", &info("stranger"), 51, 1000, [0; 32], t)
+        .unwrap();
+    for k in 1..=5 {
+        let rules = PlanRules {
+            peers_per_hint: k,
+            ..PlanRules::default()
+        };
+        let h = plan(&idx, &format!("new{k}"), 50, &RandomPeers, &rules, t);
+        let p = peers(&h);
+        assert_eq!(p.len(), k);
+        assert!(p.iter().all(|id| ids.contains(id)));
+        let unique: HashSet<_> = p.iter().collect();
+        assert_eq!(unique.len(), k, "no peer named twice");
+    }
+    assert!(idx.holders(SWARM, 51).is_empty());
+}
+
+#[test]
+fn a_viewer_with_a_low_buffer_goes_to_the_cdn() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 3, 7, t);
+    serve(&idx, &ids[0], 7, t);
+    let rules = PlanRules::default();
+    let low = ViewerInfo {
+        buffer_ms: Some(1_500),
+        ..info("hurried")
+    };
+    let h = idx
+        .hints(SWARM, &low, &[7], &RandomPeers, &rules, t)
+        .unwrap();
+    assert_eq!(h[0].action, Action::Cdn(CdnReason::LowBuffer));
+    let ok = ViewerInfo {
+        buffer_ms: Some(12_000),
+        ..info("hurried")
+    };
+    let h = idx
+        .hints(SWARM, &ok, &[7], &RandomPeers, &rules, t)
+        .unwrap();
+    assert!(matches!(h[0].action, Action::Peers(_)));
+    let h = plan(&idx, "someone", 7, &CdnOnly, &rules, t);
+    assert_eq!(h.action, Action::Cdn(CdnReason::PolicyOff));
+}
+
+fn report_mismatch(idx: &SwarmIndex, reporter: &str, liar: &str, seg: u64, t: Instant) {
+    idx.announce(
+        SWARM,
+        &info(reporter),
+        &Announce {
+            failures: &[Failure {
+                segment: seg,
+                peer: liar.into(),
+                kind: FailureKind::HashMismatch,
+            }],
+            want: Some(&[]),
+            ..Announce::default()
+        },
+        &Adaptive::default(),
+        &PlanRules::default(),
+        t,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_liar_is_demoted_then_excluded_by_distinct_reporters() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 2, 30, t);
+    let (liar, honest) = (&ids[0], &ids[1]);
+    serve(&idx, liar, 30, t);
+    serve(&idx, honest, 30, t);
+    let rules = PlanRules {
+        peers_per_hint: 2,
+        ..PlanRules::default()
+    };
+    let first = |who: &str| peers(&plan(&idx, who, 30, &Locality, &rules, t));
+    assert!(first("a").contains(liar));
+
+    // The same reporter twice counts once.
+    report_mismatch(&idx, "r1", liar, 30, t);
+    report_mismatch(&idx, "r1", liar, 30, t);
+    report_mismatch(&idx, "r2", liar, 30, t);
+    // Demoted: still named, but after every honest holder.
+    let p = first("b");
+    assert_eq!(p, [honest.clone(), liar.clone()]);
+    // A demoted viewer never seeds.
+    let rules_seed = PlanRules {
+        seeders_per_segment: 16,
+        ..PlanRules::default()
+    };
+    for _ in 0..5 {
+        let h = idx
+            .hints(SWARM, &info(liar), &[31], &Locality, &rules_seed, t)
+            .unwrap();
+        assert_ne!(h[0].action, Action::Seed);
+    }
+    report_mismatch(&idx, "r3", liar, 30, t);
+    for who in ["c", "d", "e", "f"] {
+        assert!(!first(who).contains(liar), "excluded from every hint");
+    }
+}
+
+#[test]
+fn fake_holdings_are_refused() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 3, 20, t);
+    serve(&idx, &ids[0], 20, t);
+    // v1 is hinted 20 (peers: v0), so it may claim it; 19 was never served nor hinted.
+    let h = plan(&idx, &ids[1], 20, &RandomPeers, &PlanRules::default(), t);
+    assert!(matches!(h.action, Action::Peers(_) | Action::Seed));
+    let gained = [
+        Gain {
+            segment: 20,
+            from: Some(ids[0].clone()),
+            bytes: 125_000,
+            millis: 50,
+        },
+        Gain {
+            segment: 19,
+            from: Some(ids[0].clone()),
+            bytes: 125_000,
+            millis: 50,
+        },
+    ];
+    let reply = idx
+        .announce(
+            SWARM,
+            &info(&ids[1]),
+            &Announce {
+                gained: &gained,
+                ..Announce::default()
+            },
+            &RandomPeers,
+            &PlanRules::default(),
+            t,
+        )
+        .unwrap();
+    assert_eq!(reply.refused, [19]);
+    assert_eq!(reply.used, 1);
+    assert_eq!(idx.holders(SWARM, 20), vec![ids[0].clone(), ids[1].clone()]);
+    assert!(idx.holders(SWARM, 19).is_empty());
+    // An unknown swarm is refused outright.
+    let err = idx
+        .announce(
+            "nope",
+            &info("x"),
+            &Announce::default(),
+            &RandomPeers,
+            &PlanRules::default(),
+            t,
+        )
+        .unwrap_err();
+    assert_eq!(err, Refusal::UnknownSwarm);
+}
+
+#[test]
+fn locality_names_same_network_peers_first() {
+    let idx = index();
+    let t = Instant::now();
+    idx.observe_playlist(SWARM, "/p.m3u8", 5, 2.0, t).unwrap();
+    let nets = [(1, 1), (2, 1), (3, 2), (1, 1), (4, 3)];
+    for (i, (net, region)) in nets.iter().enumerate() {
+        let id = format!("p{i}");
+        let who = ViewerInfo {
+            net: *net,
+            region: *region,
+            ..info(&id)
+        };
+        idx.announce(
+            SWARM,
+            &who,
+            &Announce {
+                addr: Some(addr(i as u16)),
+                upload_kbps: Some(100_000),
+                want: Some(&[]),
+                ..Announce::default()
+            },
+            &CdnOnly,
+            &PlanRules::default(),
+            t,
+        )
+        .unwrap();
+        idx.record_served(SWARM, &who, 5, 1000, [5; 32], t).unwrap();
+    }
+    let me = ViewerInfo {
+        net: 1,
+        region: 1,
+        ..info("me")
+    };
+    let rules = PlanRules {
+        peers_per_hint: 3,
+        ..PlanRules::default()
+    };
+    for _ in 0..20 {
+        let h = idx.hints(SWARM, &me, &[5], &Locality, &rules, t).unwrap();
+        let p = peers(&h[0]);
+        let first_two: BTreeSet<_> = p[..2].iter().cloned().collect();
+        assert_eq!(first_two, BTreeSet::from(["p0".into(), "p3".into()]));
+        assert_eq!(p[2], "p1", "same region after same network");
+    }
+}
+
+#[test]
+fn a_late_seeder_is_replaced() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 4, 60, t);
+    let rules = PlanRules {
+        seeders_per_segment: 1,
+        ..PlanRules::default()
+    };
+    assert_eq!(
+        plan(&idx, &ids[0], 60, &RandomPeers, &rules, t).action,
+        Action::Seed
+    );
+    assert_eq!(
+        peers(&plan(&idx, &ids[1], 60, &RandomPeers, &rules, t)),
+        [ids[0].clone()]
+    );
+    // ids[0] never fetches it: after the timeout someone else seeds.
+    let later = t + rules.peer_timeout + Duration::from_millis(500);
+    let h = plan(&idx, &ids[2], 60, &RandomPeers, &rules, later);
+    assert!(matches!(h.action, Action::Seed | Action::Peers(_)));
+    assert!(!peers(&h).contains(&ids[0]));
+}
+
+#[test]
+fn sweep_expires_and_caps_bound_the_index() {
+    let limits = IndexLimits {
+        holding_ttl: Duration::from_secs(10),
+        viewer_ttl: Duration::from_secs(30),
+        max_holdings: 5,
+        max_viewers: 4,
+        max_viewers_per_swarm: 3,
+        max_swarms: 2,
+    };
+    let idx = SwarmIndex::with_seed(limits, 1);
+    let t = Instant::now();
+    idx.observe_playlist(SWARM, "/p.m3u8", 3, 2.0, t).unwrap();
+    idx.observe_playlist("s2", "/q.m3u8", 3, 2.0, t).unwrap();
+    assert_eq!(
+        idx.observe_playlist("s3", "/r.m3u8", 3, 2.0, t),
+        Err(Refusal::IndexFull)
+    );
+    for v in ["a", "b", "c"] {
+        idx.record_served(SWARM, &info(v), 1, 10, [0; 32], t)
+            .unwrap();
+    }
+    assert_eq!(
+        idx.record_served(SWARM, &info("d"), 1, 10, [0; 32], t),
+        Err(Refusal::SwarmFull)
+    );
+    idx.record_served("s2", &info("e"), 1, 10, [0; 32], t)
+        .unwrap();
+    assert_eq!(
+        idx.record_served("s2", &info("f"), 1, 10, [0; 32], t),
+        Err(Refusal::IndexFull)
+    );
+    // Four holdings so far; one more fits, then none.
+    assert_eq!(
+        idx.record_served(SWARM, &info("a"), 2, 10, [0; 32], t),
+        Ok(true)
+    );
+    assert_eq!(
+        idx.record_served(SWARM, &info("a"), 3, 10, [0; 32], t),
+        Ok(false)
+    );
+    let s = idx.sweep(t);
+    assert_eq!((s.swarms, s.viewers, s.holdings), (2, 4, 5));
+    // Holdings expire first, viewers later, then the swarms themselves.
+    let s = idx.sweep(t + Duration::from_secs(11));
+    assert_eq!((s.viewers, s.holdings), (4, 0));
+    assert_eq!(
+        idx.record_served(
+            SWARM,
+            &info("a"),
+            3,
+            10,
+            [0; 32],
+            t + Duration::from_secs(11)
+        ),
+        Ok(true)
+    );
+    let s = idx.sweep(t + Duration::from_secs(45));
+    assert_eq!((s.swarms, s.viewers, s.holdings), (0, 0, 0));
+    assert!(!s.retired.is_empty());
+}
+
+// The index against a model: a map of (viewer, segment) to when it was last recorded.
+#[derive(Debug, Clone)]
+enum Op {
+    Serve(u8, u8),
+    Drop(u8, u8),
+    Advance(u8),
+    Sweep,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..6, 0u8..8).prop_map(|(v, s)| Op::Serve(v, s)),
+        1 => (0u8..6, 0u8..8).prop_map(|(v, s)| Op::Drop(v, s)),
+        1 => (0u8..40).prop_map(Op::Advance),
+        1 => Just(Op::Sweep),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_index_agrees_with_a_simple_model(ops in proptest::collection::vec(op(), 1..80)) {
+        let limits = IndexLimits {
+            holding_ttl: Duration::from_secs(10),
+            viewer_ttl: Duration::from_secs(1000),
+            ..IndexLimits::default()
+        };
+        let idx = SwarmIndex::with_seed(limits, 3);
+        let t0 = Instant::now();
+        let mut now = t0;
+        idx.observe_playlist(SWARM, "/p.m3u8", 107, 2.0, now).unwrap();
+        let mut model: HashMap<(u8, u8), Instant> = HashMap::new();
+        for op in ops {
+            match op {
+                Op::Serve(v, s) => {
+                    let id = format!("v{v}");
+                    idx.record_served(SWARM, &info(&id), 100 + u64::from(s), 1, [0; 32], now).unwrap();
+                    model.insert((v, s), now);
+                }
+                Op::Drop(v, s) => {
+                    let id = format!("v{v}");
+                    idx.announce(SWARM, &info(&id), &Announce {
+                        dropped: &[100 + u64::from(s)],
+                        want: Some(&[]),
+                        ..Announce::default()
+                    }, &CdnOnly, &PlanRules::default(), now).unwrap();
+                    model.remove(&(v, s));
+                }
+                Op::Advance(ds) => now += Duration::from_millis(u64::from(ds) * 500),
+                Op::Sweep => {
+                    let stats = idx.sweep(now);
+                    model.retain(|_, at| now.duration_since(*at) <= Duration::from_secs(10));
+                    prop_assert_eq!(stats.holdings, model.len());
+                }
+            }
+            // Between sweeps the index may still list expired holdings; compare after one.
+            let stats = idx.sweep(now);
+            model.retain(|_, at| {
+                // The index counts in tenths of a second.
+                now.duration_since(*at) <= Duration::from_secs(10)
+            });
+            prop_assert_eq!(stats.holdings, model.len());
+            for s in 0..8u8 {
+                let expect: Vec<String> = {
+                    let mut v: Vec<String> = model.keys().filter(|k| k.1 == s).map(|k| format!("v{}", k.0)).collect();
+                    v.sort();
+                    v
+                };
+                prop_assert_eq!(idx.holders(SWARM, 100 + u64::from(s)), expect);
+            }
+        }
+    }
+}
