@@ -3,14 +3,15 @@
 //!
 //! - [`signing`]: a [`rilla_manifest_rewriter::UriSigner`] that signs a viewer's URIs with
 //!   path-scoped tokens, and only for hosts that are ours.
+//! - [`cmcd`]: the CMCD keys the edge acts on (buffer length, throughput).
 //! - [`hints`]: a table of per-segment hints, loadable from JSON, that feeds the rewriter.
 
+pub mod cmcd;
 pub mod hints;
-pub mod holdings;
 pub mod signing;
 
+pub use cmcd::Cmcd;
 pub use hints::{HintTable, HintsFileError};
-pub use holdings::{Holdings, HoldingsStats};
 pub use signing::ViewerSigner;
 
 /// The rewriter limits a configuration asks for.

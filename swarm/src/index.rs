@@ -870,8 +870,13 @@ impl Swarm {
             self.segs.insert(off, seg);
             return seed;
         }
+        // Seeders are appointed for new segments only, the ones the swarm is about to
+        // need; an older segment nobody holds is fetched from the CDN.
+        let is_new = self
+            .newest
+            .is_some_and(|n| segment + (rules.hinted_segments.max(1) as u64) > n);
         let present = seg.seeders.len() + seg.holders.len();
-        if present < rules.seeders_per_segment {
+        if is_new && present < rules.seeders_per_segment {
             let chosen = self.choose_seeders(&seg, slot, off, rules, now);
             let me = chosen.contains(&slot);
             seg.seeded += chosen.len() as u32;

@@ -8,8 +8,7 @@ use std::{
 use base64::Engine as _;
 use rilla_config::RouteConfig;
 use rilla_manifest_rewriter::{
-    Base, HintAction, ManifestFormat, RewritePlan, SafeUri, SegmentHint, SegmentId, SessionTag,
-    Sha256Digest, ViewerId, hls,
+    Base, ManifestFormat, RewritePlan, SafeUri, SessionTag, ViewerId, hls,
 };
 use rilla_plugins::{HintTable, ViewerSigner};
 use rilla_token::{TokenError, ViewerClaims, find_token, unix_now};
@@ -20,6 +19,7 @@ use super::{
     runtime::Runtime,
     segments::{cache_key, origin_path_and_query, query_without_token},
     state::{Edge, OriginManifest, RequestInfo},
+    swarms::{PlaylistInfo, SegmentRef, hint_table, viewer_info},
 };
 
 /// How long after its expiry a viewer token still renews a session on a manifest request.
@@ -118,11 +118,7 @@ fn establish_viewer(
 fn manifest_ttl(rt: &Runtime, body: &[u8]) -> Duration {
     let configured = rt.config.file.cache.manifest_ttl.get();
     let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
-    let target = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("#EXT-X-TARGETDURATION:"))
-        .and_then(|v| v.trim().parse::<f64>().ok());
-    match target {
+    match target_duration(body) {
         Some(t) if t > 0.0 && !text.contains("#EXT-X-ENDLIST") => configured
             .min(Duration::from_secs_f64(t / 2.0))
             .max(Duration::from_millis(100)),
@@ -148,7 +144,7 @@ async fn fetch(
         body: resp.body,
         content_type: resp.content_type,
         fetched_at: Instant::now(),
-        hints: std::sync::OnceLock::new(),
+        playlist: std::sync::OnceLock::new(),
     }))
 }
 
@@ -209,7 +205,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
         &viewer,
         &manifest.body,
         manifest.content_type.as_deref(),
-        Some(&manifest.hints),
+        Some(&manifest.playlist),
     );
     if stale {
         reply.header("X-Rilla-Stale", "1")
@@ -242,26 +238,32 @@ pub async fn personalize_fetched(
     )
 }
 
-/// Hints carrying the SHA-256 of every segment of an HLS media playlist that the edge has
-/// already fetched.
-fn hash_hints(
+/// `EXT-X-TARGETDURATION` of an HLS playlist, seconds.
+fn target_duration(body: &[u8]) -> Option<f64> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+/// The segment numbers and target duration of an HLS media playlist. Maps the cache key
+/// of each of its segments to the swarm and number, so that serving a segment records
+/// a holding.
+fn playlist_info(
     edge: &Edge,
     rt: &Runtime,
     req: &RequestInfo,
     url: &url::Url,
     body: &[u8],
-) -> HintTable {
-    let mut table = HintTable::default();
-    let Ok(segments) = hls::segments(body) else {
-        return table;
-    };
-    let Some(base) = Base::new(url) else {
-        return table;
-    };
-    let Some(route) = rt.config.route_for(&req.path) else {
-        return table;
-    };
+    swarm: &Arc<str>,
+) -> Option<PlaylistInfo> {
+    let segments = hls::segments(body).ok()?;
+    let base = Base::new(url)?;
+    let route = rt.config.route_for(&req.path)?;
+    let param = rt.config.file.tokens.query_param.as_str();
+    let mut numbers = Vec::new();
     for seg in segments.iter().filter(|s| s.part.is_none()) {
+        numbers.push(seg.msn);
         let Some(resolved) = base.resolve(seg.uri.trim()) else {
             continue;
         };
@@ -272,22 +274,65 @@ fn hash_hints(
             .uri
             .split_once('?')
             .map(|(_, q)| q.split('#').next().unwrap_or(q));
-        let pq = origin_path_and_query(route, &resolved.path, query);
-        if let Some(digest) = edge.hashes.get(&cache_key(&req.host, &route.origin, &pq)) {
-            table.insert(
-                None,
-                SegmentHint {
-                    segment: SegmentId::Sequence {
-                        msn: seg.msn,
-                        part: None,
-                    },
-                    action: HintAction::Cdn,
-                    sha256: Some(Sha256Digest(digest)),
-                },
-            );
-        }
+        let query = query_without_token(query, param);
+        let pq = origin_path_and_query(route, &resolved.path, query.as_deref());
+        edge.segment_ids.insert(
+            cache_key(&req.host, &route.origin, &pq),
+            SegmentRef {
+                swarm: swarm.clone(),
+                number: seg.msn,
+            },
+        );
     }
-    table
+    numbers.sort_unstable();
+    numbers.dedup();
+    if numbers.is_empty() {
+        return None;
+    }
+    Some(PlaylistInfo {
+        segments: numbers,
+        target_secs: target_duration(body).unwrap_or(2.0) as f32,
+    })
+}
+
+/// The hints for one viewer of a media playlist: the swarm planner's, counted.
+fn swarm_hints(
+    edge: &Edge,
+    rt: &Runtime,
+    req: &RequestInfo,
+    viewer: &Viewer,
+    swarm: &str,
+    info: &PlaylistInfo,
+) -> HintTable {
+    let now = Instant::now();
+    let (Some(route), Some(newest)) = (rt.config.route_for(&req.path), info.segments.last()) else {
+        return HintTable::default();
+    };
+    let refused = |r: rilla_swarm::Refusal| {
+        edge.metrics
+            .p2p_refusals
+            .with_label_values(&[r.label()])
+            .inc();
+        HintTable::default()
+    };
+    if let Err(r) = edge
+        .swarms
+        .observe_playlist(swarm, &req.path, *newest, info.target_secs, now)
+    {
+        return refused(r);
+    }
+    let who = viewer_info(edge, rt, req, &viewer.id);
+    let policy = edge.policies.get(&route.policy);
+    match edge
+        .swarms
+        .manifest_hints(swarm, &who, &info.segments, policy, &rt.rules, now)
+    {
+        Ok(hints) => {
+            edge.metrics.count_decisions(policy.name(), &hints);
+            hint_table(&hints)
+        }
+        Err(r) => refused(r),
+    }
 }
 
 fn personalize(
@@ -297,7 +342,7 @@ fn personalize(
     viewer: &Viewer,
     body: &[u8],
     content_type: Option<&str>,
-    hints_cache: Option<&std::sync::OnceLock<HintTable>>,
+    playlist_cache: Option<&std::sync::OnceLock<Option<PlaylistInfo>>>,
 ) -> Reply {
     let started = Instant::now();
     let tokens = &rt.config.file.tokens;
@@ -332,38 +377,41 @@ fn personalize(
         signer.reuse(scope, token);
     }
     signer.prefer_scope(stream_scope(&req.path));
-    let (Ok(viewer_id), Ok(swarm), Ok(announce)) = (
+    let swarm: Arc<str> = swarm_id(&req.path).into();
+    let (Ok(viewer_id), Ok(swarm_tag), Ok(announce)) = (
         ViewerId::new(&viewer.id),
-        ViewerId::new(&swarm_id(&req.path)),
+        ViewerId::new(&swarm),
         SafeUri::new("/p2p/v1/announce"),
     ) else {
         return Reply::error(400, "bad_request", "the viewer id cannot be used");
     };
     let session = SessionTag {
         viewer: viewer_id,
-        swarm,
+        swarm: swarm_tag,
         announce,
-        announce_interval_secs: 5,
+        announce_interval_secs: u32::try_from(rt.config.file.p2p.announce_interval.get().as_secs())
+            .unwrap_or(u32::MAX),
     };
     let format = rilla_manifest_rewriter::detect_format(body);
     let computed;
-    let hints: &HintTable = match (&format, hints_cache) {
-        (Ok(ManifestFormat::Hls), Some(cell)) => {
-            cell.get_or_init(|| hash_hints(edge, rt, req, &url, body))
-        }
+    let info: Option<&PlaylistInfo> = match (&format, playlist_cache) {
+        (Ok(ManifestFormat::Hls), Some(cell)) => cell
+            .get_or_init(|| playlist_info(edge, rt, req, &url, body, &swarm))
+            .as_ref(),
         (Ok(ManifestFormat::Hls), None) => {
-            computed = hash_hints(edge, rt, req, &url, body);
-            &computed
+            computed = playlist_info(edge, rt, req, &url, body, &swarm);
+            computed.as_ref()
         }
-        _ => {
-            computed = HintTable::default();
-            &computed
-        }
+        _ => None,
+    };
+    let hints = match info {
+        Some(info) => swarm_hints(edge, rt, req, viewer, &swarm, info),
+        None => HintTable::default(),
     };
     let mut plan = RewritePlan {
         signer: &mut signer,
         session: Some(&session),
-        hints,
+        hints: &hints,
         limits: rt.limits,
     };
     let rewritten = rilla_manifest_rewriter::rewrite(body, &url, &mut plan);

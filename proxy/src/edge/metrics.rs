@@ -2,8 +2,8 @@
 //! every label takes its values from a small fixed set.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 /// All metrics of one edge process.
@@ -35,6 +35,25 @@ pub struct Metrics {
     pub holdings: IntGauge,
     /// Holdings refused because the index was full.
     pub holdings_refused: IntCounter,
+    /// Segment body bytes the edge sent to viewers (the CDN's share of delivery).
+    pub segment_bytes: IntCounter,
+    /// Bytes viewers reported receiving, by source (`peer`, `cdn`), and uploading
+    /// (`uploaded`).
+    pub reported_bytes: IntCounterVec,
+    /// Peer bytes over peer bytes plus segment bytes the edge served.
+    pub deflection: Gauge,
+    /// Hint decisions, by policy and decision.
+    pub decisions: IntCounterVec,
+    /// Outcomes of peer hints as viewers reported them (`used`, `failed`, `fell_back`).
+    pub hint_outcomes: IntCounterVec,
+    /// P2P API requests and holdings refused, by reason.
+    pub p2p_refusals: IntCounterVec,
+    /// Viewers per swarm, observed at every sweep.
+    pub swarm_size: Histogram,
+    /// Seeders asked to fetch each segment, observed when the segment is forgotten.
+    pub seeders_per_segment: Histogram,
+    /// Times the edge served each segment, observed when the segment is forgotten.
+    pub cdn_fetches_per_segment: Histogram,
     /// Configuration reloads, by result (`ok`, `refused`).
     pub reloads: IntCounterVec,
 }
@@ -62,6 +81,19 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
         .expect("metric names are unique");
     g
 }
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .expect("valid metric definition");
+    registry
+        .register(Box::new(h.clone()))
+        .expect("metric names are unique");
+    h
+}
+
+const COUNT_BUCKETS: &[f64] = &[
+    0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 10_000.0, 100_000.0,
+];
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
@@ -158,6 +190,64 @@ impl Metrics {
                 "rilla_holdings_refused_total",
                 "Holdings refused because the index was full.",
             ),
+            segment_bytes: counter(
+                &registry,
+                "rilla_segment_bytes_served_total",
+                "Segment body bytes the edge sent to viewers.",
+            ),
+            reported_bytes: counter_vec(
+                &registry,
+                "rilla_p2p_reported_bytes_total",
+                "Bytes viewers reported receiving, by source, or uploading.",
+                &["source"],
+            ),
+            deflection: {
+                let g = Gauge::new(
+                    "rilla_p2p_deflection_ratio",
+                    "Peer bytes over peer bytes plus segment bytes the edge served.",
+                )
+                .expect("valid metric definition");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("metric names are unique");
+                g
+            },
+            decisions: counter_vec(
+                &registry,
+                "rilla_p2p_decisions_total",
+                "Hint decisions, by policy and decision.",
+                &["policy", "decision"],
+            ),
+            hint_outcomes: counter_vec(
+                &registry,
+                "rilla_p2p_hint_outcomes_total",
+                "Outcomes of peer hints as viewers reported them.",
+                &["outcome"],
+            ),
+            p2p_refusals: counter_vec(
+                &registry,
+                "rilla_p2p_refusals_total",
+                "P2P API requests and holdings refused, by reason.",
+                &["reason"],
+            ),
+            swarm_size: histogram(
+                &registry,
+                "rilla_p2p_swarm_size",
+                "Viewers per swarm, observed at every sweep.",
+                COUNT_BUCKETS,
+            ),
+            seeders_per_segment: histogram(
+                &registry,
+                "rilla_p2p_seeders_per_segment",
+                "Seeders asked to fetch each segment from the CDN.",
+                COUNT_BUCKETS,
+            ),
+            cdn_fetches_per_segment: histogram(
+                &registry,
+                "rilla_p2p_cdn_fetches_per_segment",
+                "Times the edge served each segment to a viewer.",
+                COUNT_BUCKETS,
+            ),
             reloads: counter_vec(
                 &registry,
                 "rilla_config_reloads_total",
@@ -165,6 +255,44 @@ impl Metrics {
                 &["result"],
             ),
             registry,
+        }
+    }
+
+    /// Records what a sweep of the swarm index found.
+    pub fn observe_sweep(&self, stats: &rilla_swarm::SweepStats) {
+        let clamp = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.viewers.set(clamp(stats.viewers));
+        self.swarms.set(clamp(stats.swarms));
+        self.holdings.set(clamp(stats.holdings));
+        for size in &stats.swarm_sizes {
+            self.swarm_size.observe(*size as f64);
+        }
+        for (seeded, served) in &stats.retired {
+            self.seeders_per_segment.observe(f64::from(*seeded));
+            self.cdn_fetches_per_segment.observe(f64::from(*served));
+        }
+        self.update_deflection();
+    }
+
+    /// Recomputes the deflection ratio from the byte counters.
+    pub fn update_deflection(&self) {
+        let peer = self.reported_bytes.with_label_values(&["peer"]).get() as f64;
+        let edge = self.segment_bytes.get() as f64;
+        if peer + edge > 0.0 {
+            self.deflection.set(peer / (peer + edge));
+        }
+    }
+
+    /// Counts the decisions in a list of hints.
+    pub fn count_decisions(&self, policy: &str, hints: &[rilla_swarm::Hint]) {
+        for h in hints {
+            let decision = match &h.action {
+                // A hash for an older segment is not a decision.
+                rilla_swarm::Action::Cdn(rilla_swarm::CdnReason::Past) => continue,
+                rilla_swarm::Action::Cdn(reason) => reason.label(),
+                other => other.label(),
+            };
+            self.decisions.with_label_values(&[policy, decision]).inc();
         }
     }
 

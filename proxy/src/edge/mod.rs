@@ -8,12 +8,14 @@ pub mod admin;
 pub mod manifests;
 pub mod metrics;
 pub mod origin;
+pub mod p2p;
 pub mod reload;
 pub mod reply;
 pub mod runtime;
 pub mod segments;
 pub mod service;
 pub mod state;
+pub mod swarms;
 
 use std::{
     path::{Path, PathBuf},

@@ -89,10 +89,11 @@ pub fn restart_only_changes(old: &ConfigFile, new: &ConfigFile) -> Vec<String> {
         o.manifest_max_stale != n.manifest_max_stale,
     );
     check("holdings.ttl", old.holdings.ttl != new.holdings.ttl);
-    check(
-        "holdings.max_entries",
-        old.holdings.max_entries != new.holdings.max_entries,
-    );
+    let (o, n) = (&old.holdings, &new.holdings);
+    check("holdings.max_entries", o.max_entries != n.max_entries);
+    check("holdings.max_per_swarm", o.max_per_swarm != n.max_per_swarm);
+    check("holdings.max_viewers", o.max_viewers != n.max_viewers);
+    check("holdings.viewer_ttl", o.viewer_ttl != n.viewer_ttl);
     changed
 }
 

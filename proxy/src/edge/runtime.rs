@@ -8,7 +8,7 @@ use rilla_config::Config;
 use rilla_manifest_rewriter::Limits;
 use rilla_token::{KeySet, Signer, Verifier, VerifierOptions};
 
-use super::origin::OriginTarget;
+use super::{origin::OriginTarget, swarms::Limiters};
 
 /// Everything a request needs from the configuration.
 pub struct Runtime {
@@ -24,6 +24,12 @@ pub struct Runtime {
     pub origins: HashMap<String, OriginTarget>,
     /// Rewriter limits.
     pub limits: Limits,
+    /// The rules every orchestration policy keeps.
+    pub rules: rilla_swarm::PlanRules,
+    /// The locality table: CIDR to network number, most specific first.
+    pub networks: Vec<(ipnet::IpNet, u16)>,
+    /// P2P API rate limits (their state starts afresh on reload).
+    pub limiters: Limiters,
 }
 
 fn origin_target(origin: &rilla_config::OriginConfig) -> anyhow::Result<OriginTarget> {
@@ -80,7 +86,16 @@ impl Runtime {
         for origin in &config.file.origins {
             origins.insert(origin.name.clone(), origin_target(origin)?);
         }
+        let p2p = &config.file.p2p;
+        let (rules, networks, limiters) = (
+            super::swarms::plan_rules(p2p),
+            p2p.network_table(),
+            Limiters::new(p2p),
+        );
         Ok(Self {
+            rules,
+            networks,
+            limiters,
             jwks: keys.jwks_json(),
             limits: rilla_plugins::rewrite_limits(&config.file.limits),
             config,

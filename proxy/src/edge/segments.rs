@@ -12,6 +12,7 @@ use super::{
     reply::{Reply, Source},
     runtime::Runtime,
     state::{Edge, RequestInfo, Segment},
+    swarms::viewer_info,
 };
 
 /// Why a segment could not be fetched.
@@ -44,10 +45,13 @@ pub fn origin_path_and_query(route: &RouteConfig, path: &str, query: Option<&str
     }
 }
 
-/// The query with the token parameter removed (`None` when nothing else remains).
+/// The query with the token parameter and the CMCD argument removed (`None` when nothing
+/// else remains): neither reaches the origin or a cache key.
 pub fn query_without_token(query: Option<&str>, param: &str) -> Option<String> {
     let q = query?;
-    let stripped = strip_token(&format!("/?{q}"), param).into_owned();
+    let uri = format!("/?{q}");
+    let stripped =
+        strip_token(&strip_token(&uri, param), rilla_plugins::cmcd::QUERY_PARAM).into_owned();
     stripped
         .strip_prefix("/?")
         .filter(|s| !s.is_empty())
@@ -129,13 +133,6 @@ pub fn parse_range(header: Option<&str>, len: usize) -> RangeRequest {
     RangeRequest::Part { start, end }
 }
 
-fn directory_and_file(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
-        Some(i) => (&path[..=i], &path[i + 1..]),
-        None => ("/", path),
-    }
-}
-
 async fn fetch(
     edge: &Edge,
     rt: &Runtime,
@@ -205,10 +202,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
                 .try_get_with(key.clone(), fetch(edge, rt, route, &origin_pq))
                 .await;
             match fetched {
-                Ok(seg) => {
-                    edge.hashes.insert(key.clone(), seg.sha256);
-                    (seg, Source::Origin)
-                }
+                Ok(seg) => (seg, Source::Origin),
                 Err(e) => {
                     return match e.as_ref() {
                         SegmentFetchError::Origin(fe) => {
@@ -233,12 +227,29 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
         }
     };
 
-    let (swarm, file) = directory_and_file(&req.path);
-    if !edge
-        .holdings
-        .record(swarm, &verified.claims().sub, file, Instant::now())
+    // A whole segment sent to the viewer is a holding in its swarm.
+    if !req.head
+        && req.range.is_none()
+        && let Some(seg_ref) = edge.segment_ids.get(&key)
     {
-        edge.metrics.holdings_refused.inc();
+        let who = viewer_info(edge, rt, req, &verified.claims().sub);
+        let recorded = edge.swarms.record_served(
+            &seg_ref.swarm,
+            &who,
+            seg_ref.number,
+            segment.body.len() as u64,
+            segment.sha256,
+            Instant::now(),
+        );
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => edge.metrics.holdings_refused.inc(),
+            Err(r) => edge
+                .metrics
+                .p2p_refusals
+                .with_label_values(&[r.label()])
+                .inc(),
+        }
     }
     respond(req, &segment, source)
 }
@@ -332,7 +343,7 @@ mod tests {
             origin_prefix: Some("/media/".into()),
             policy: "adaptive".into(),
         };
-        let q = query_without_token(Some("a=1&rt=SECRET&b=2"), "rt");
+        let q = query_without_token(Some("a=1&rt=SECRET&CMCD=bl%3D300&b=2"), "rt");
         assert_eq!(q.as_deref(), Some("a=1&b=2"));
         assert_eq!(query_without_token(Some("rt=SECRET"), "rt"), None);
         let pq = origin_path_and_query(&route, "/live/ch1/seg.ts", q.as_deref());

@@ -38,7 +38,7 @@ impl EdgeProxy {
     }
 }
 
-fn request_info(session: &Session) -> RequestInfo {
+fn request_info(session: &Session, rt: &super::runtime::Runtime) -> RequestInfo {
     let req = session.req_header();
     let header = |name: &str| {
         req.headers
@@ -64,6 +64,9 @@ fn request_info(session: &Session) -> RequestInfo {
         range: header("range"),
         if_none_match: header("if-none-match"),
         tls,
+        cmcd: rilla_plugins::Cmcd::from_request(req.uri.query(), header("cmcd-request").as_deref()),
+        region: rt.config.file.p2p.region_header.as_deref().and_then(header),
+        authorization: header("authorization"),
     }
 }
 
@@ -73,10 +76,9 @@ fn is_manifest_path(path: &str) -> bool {
 }
 
 impl EdgeProxy {
-    async fn handle(&self, session: &Session, ctx: &mut RequestCtx) -> Reply {
-        let req = request_info(session);
-        let method = &session.req_header().method;
+    async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> Reply {
         let rt = self.edge.runtime.load_full();
+        let req = request_info(session, &rt);
         match req.path.as_str() {
             "/healthz" => {
                 ctx.kind = "other";
@@ -104,15 +106,20 @@ impl EdgeProxy {
             }
             _ => {}
         }
+        let method = session.req_header().method.clone();
         if method == http::Method::OPTIONS {
             ctx.kind = "other";
             return Reply::new(204, "text/plain", bytes::Bytes::new(), Source::Edge)
-                .header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+                .header("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS")
                 .header(
                     "Access-Control-Allow-Headers",
-                    "Range, If-None-Match, Content-Type, CMCD-Request, CMCD-Object, CMCD-Session, CMCD-Status",
+                    "Range, If-None-Match, Content-Type, Authorization, CMCD-Request, CMCD-Object, CMCD-Session, CMCD-Status",
                 )
                 .header("Access-Control-Max-Age", "600");
+        }
+        if req.path.starts_with("/p2p/v1/") {
+            ctx.kind = "api";
+            return super::p2p::serve(&self.edge, &rt, session, &req).await;
         }
         if method != http::Method::GET && method != http::Method::HEAD {
             ctx.kind = "other";
@@ -212,6 +219,9 @@ impl ProxyHttp for EdgeProxy {
             .requests
             .with_label_values(&[kind, &status.to_string()])
             .inc();
+        if kind == "segment" {
+            metrics.segment_bytes.inc_by(ctx.body_bytes as u64);
+        }
         if let Some(source) = ctx.source
             && ctx.body_bytes > 0
         {

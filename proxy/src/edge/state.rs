@@ -9,12 +9,14 @@ use std::{
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use rilla_plugins::Holdings;
+use rilla_plugins::Cmcd;
+use rilla_swarm::{IndexLimits, SwarmIndex};
 
 use super::{
     metrics::Metrics,
     origin::{FetchError, OriginClient, OriginResponse},
     runtime::Runtime,
+    swarms::{PlaylistInfo, Policies, Regions, SegmentRef},
 };
 
 /// A segment as cached: the complete origin body and what the edge learned about it.
@@ -45,9 +47,10 @@ pub struct OriginManifest {
     pub ttl: Duration,
     /// When it was fetched.
     pub fetched_at: Instant,
-    /// The hash hints for this copy, worked out by the first request that personalizes it
-    /// (segments hashed later appear with the next copy).
-    pub hints: std::sync::OnceLock<rilla_plugins::HintTable>,
+    /// What the swarm planner needs from this copy (segment numbers, target duration),
+    /// worked out by the first request that personalizes it; `None` for anything but an
+    /// HLS media playlist.
+    pub playlist: std::sync::OnceLock<Option<PlaylistInfo>>,
 }
 
 /// What a request looks like to the handlers.
@@ -69,6 +72,12 @@ pub struct RequestInfo {
     pub if_none_match: Option<String>,
     /// Whether the request arrived over TLS.
     pub tls: bool,
+    /// CMCD the request carried (query argument or `CMCD-Request` header).
+    pub cmcd: Cmcd,
+    /// The viewer's region, from the configured trusted header.
+    pub region: Option<String>,
+    /// `Authorization` header.
+    pub authorization: Option<String>,
 }
 
 /// State shared by every request.
@@ -83,14 +92,19 @@ pub struct Edge {
     pub origin: OriginClient,
     /// Segments by cache key (host and origin path, never the token).
     pub segments: moka::future::Cache<String, Arc<Segment>>,
-    /// SHA-256 of segments by cache key, kept as long as segments are.
-    pub hashes: moka::sync::Cache<String, [u8; 32]>,
+    /// Which swarm and segment number a segment's cache key stands for, learnt from the
+    /// media playlists the edge personalized.
+    pub segment_ids: moka::sync::Cache<String, SegmentRef>,
     /// Origin manifests by cache key, for their short TTL.
     pub manifests: moka::future::Cache<String, Arc<OriginManifest>>,
     /// The last good copy of each manifest, for serving stale while an origin fails.
     pub stale_manifests: moka::sync::Cache<String, Arc<OriginManifest>>,
-    /// Which viewers hold which segments.
-    pub holdings: Holdings,
+    /// Which viewers hold which segments of which swarm.
+    pub swarms: SwarmIndex,
+    /// The orchestration policies, by name; their learnt state outlives reloads.
+    pub policies: Policies,
+    /// Region names from the trusted header, as small numbers.
+    pub regions: Regions,
     /// The player page served at `/` by `rilla demo`; unset for `rilla proxy`.
     pub demo_page: std::sync::OnceLock<String>,
 }
@@ -120,9 +134,9 @@ impl Edge {
             .max_capacity(cache.segment_bytes)
             .time_to_live(cache.segment_ttl.get())
             .build();
-        let hashes = moka::sync::Cache::builder()
+        let segment_ids = moka::sync::Cache::builder()
             .max_capacity(1_000_000)
-            .time_to_live(cache.segment_ttl.get())
+            .time_to_live(file.holdings.ttl.get() + cache.segment_ttl.get())
             .build();
         let manifests = moka::future::Cache::builder()
             .max_capacity(100_000)
@@ -132,33 +146,40 @@ impl Edge {
             .max_capacity(100_000)
             .time_to_live(cache.manifest_max_stale.get() + Duration::from_secs(60))
             .build();
-        let holdings = Holdings::new(
-            file.holdings.ttl.get(),
-            usize::try_from(file.holdings.max_entries).unwrap_or(usize::MAX),
-        );
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let h = &file.holdings;
+        let swarms = SwarmIndex::new(IndexLimits {
+            holding_ttl: h.ttl.get(),
+            viewer_ttl: h.viewer_ttl.get(),
+            max_holdings: clamp(h.max_entries),
+            max_viewers: clamp(h.max_viewers),
+            max_viewers_per_swarm: clamp(h.max_per_swarm),
+            max_swarms: clamp(h.max_viewers),
+        });
         Self {
             runtime: ArcSwap::from_pointee(runtime),
             config_path,
             metrics: Metrics::new(),
             origin: OriginClient::new(),
             segments,
-            hashes,
+            segment_ids,
             manifests,
             stale_manifests,
-            holdings,
+            swarms,
+            policies: Policies::default(),
+            regions: Regions::default(),
             demo_page: std::sync::OnceLock::new(),
         }
     }
 }
 
 impl Edge {
-    /// Expires old holdings and updates the gauges that describe the index.
+    /// Expires old holdings and silent viewers, forgets idle rate-limit state, and
+    /// updates the metrics that describe the swarms.
     pub fn refresh_gauges(&self) {
-        let stats = self.holdings.sweep(Instant::now());
-        let clamp = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
-        self.metrics.viewers.set(clamp(stats.viewers));
-        self.metrics.swarms.set(clamp(stats.swarms));
-        self.metrics.holdings.set(clamp(stats.holdings));
+        let stats = self.swarms.sweep(Instant::now());
+        self.runtime.load().limiters.forget_idle();
+        self.metrics.observe_sweep(&stats);
     }
 }
 

@@ -526,3 +526,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_old_segment_nobody_holds_gets_no_seeders() {
+    let idx = index();
+    let t = Instant::now();
+    idx.observe_playlist(SWARM, "/p.m3u8", 29, 2.0, t).unwrap();
+    let all: Vec<u64> = (24..=29).collect();
+    let rules = PlanRules::default();
+    idx.manifest_hints(SWARM, &info("honest"), &all, &Locality, &rules, t)
+        .unwrap();
+    idx.manifest_hints(SWARM, &info("faker"), &all, &Locality, &rules, t)
+        .unwrap();
+    let reply = idx
+        .announce(
+            SWARM,
+            &info("faker"),
+            &Announce {
+                addr: Some(addr(1)),
+                upload_kbps: Some(90_000),
+                gained: &[Gain {
+                    segment: 26,
+                    from: None,
+                    bytes: 0,
+                    millis: 0,
+                }],
+                want: Some(&[]),
+                ..Announce::default()
+            },
+            &Locality,
+            &rules,
+            t,
+        )
+        .unwrap();
+    assert_eq!(reply.refused, [26]);
+    let h = plan(&idx, "honest", 26, &Locality, &rules, t);
+    assert_eq!(h.action, Action::Cdn(CdnReason::NoPeers));
+}
