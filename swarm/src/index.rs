@@ -844,7 +844,7 @@ impl Swarm {
             sha256,
         });
 
-        // Seeders that now hold it are holders; those that took too long are replaced.
+        // Seeders that took too long are replaced.
         let timeout = ticks(rules.peer_timeout);
         let mut seg = self.segs.remove(&off).unwrap_or_else(|| Seg::new(now));
         let mut late = Vec::new();
@@ -852,7 +852,8 @@ impl Swarm {
             let Some(v) = self.slots[x as usize].as_ref() else {
                 return false;
             };
-            if v.holds(off) {
+            // Holders are no longer seeders, and a viewer demoted since never seeds.
+            if v.holds(off) || v.mismatch_reports >= rules.demote_after {
                 return false;
             }
             if now.saturating_sub(since) > timeout {

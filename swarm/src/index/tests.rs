@@ -563,3 +563,124 @@ fn an_old_segment_nobody_holds_gets_no_seeders() {
     let h = plan(&idx, "honest", 26, &Locality, &rules, t);
     assert_eq!(h.action, Action::Cdn(CdnReason::NoPeers));
 }
+
+// Every policy keeps the planner's rules, whatever happens in the swarm.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Viewer joins or refreshes with an upload capacity (kbit/s; 0: leech only).
+    Join(u8, u16, u8),
+    /// The edge serves viewer a segment.
+    Serve(u8, u8),
+    /// Viewer asks for hints for a segment.
+    Ask(u8, u8),
+    /// Viewer reports a hash mismatch from another.
+    Report(u8, u8),
+    /// Time passes (tenths of a second).
+    Wait(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (0u8..12, 0u16..3000, 0u8..4).prop_map(|(v, k, n)| Step::Join(v, k, n)),
+        3 => (0u8..12, 0u8..6).prop_map(|(v, s)| Step::Serve(v, s)),
+        6 => (0u8..12, 0u8..6).prop_map(|(v, s)| Step::Ask(v, s)),
+        1 => (0u8..12, 0u8..12).prop_map(|(a, b)| Step::Report(a, b)),
+        1 => (0u8..30).prop_map(Step::Wait),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_policy_keeps_the_rules(steps in proptest::collection::vec(step(), 1..150), which in 0usize..4) {
+        let policies: [&dyn Policy; 4] = [&CdnOnly, &RandomPeers, &Locality, &Adaptive::default()];
+        let policy = policies[which];
+        let rules = PlanRules { peers_per_hint: 2, seeders_per_segment: 2, ..PlanRules::default() };
+        let idx = SwarmIndex::with_seed(IndexLimits::default(), 9);
+        let t0 = Instant::now();
+        let mut now = t0;
+        idx.observe_playlist(SWARM, "/p.m3u8", 105, 2.0, now).unwrap();
+        idx.observe_playlist("other", "/q.m3u8", 105, 2.0, now).unwrap();
+        idx.announce("other", &info("outsider"), &Announce {
+            addr: Some(addr(999)), upload_kbps: Some(100_000), want: Some(&[]), ..Announce::default()
+        }, policy, &rules, now).unwrap();
+        idx.record_served("other", &info("outsider"), 103, 125_000, [0; 32], now).unwrap();
+        let mut kbps: HashMap<String, u16> = HashMap::new();
+        let mut reporters: HashMap<String, HashSet<String>> = HashMap::new();
+        // Times each viewer was named in the current load window (4 s for 2 s segments).
+        let mut named: HashMap<String, u32> = HashMap::new();
+        let mut window_start = now;
+        // The largest capacity each viewer declared during the model's window.
+        let mut caps: HashMap<String, u32> = HashMap::new();
+        let cap_of = |k: u16| (u32::from(k) * 125 * 4 / 125_000).max(1);
+        // Viewers the index knows: reports about anyone else are dropped.
+        let mut known: HashSet<String> = HashSet::new();
+        for st in steps {
+            match st {
+                Step::Join(v, k, net) => {
+                    let id = format!("v{v}");
+                    let who = ViewerInfo { net: u16::from(net), ..info(&id) };
+                    idx.announce(SWARM, &who, &Announce {
+                        addr: Some(addr(u16::from(v))), upload_kbps: Some(u32::from(k)), want: Some(&[]),
+                        ..Announce::default()
+                    }, policy, &rules, now).unwrap();
+                    known.insert(id.clone());
+                    let c = caps.entry(id.clone()).or_default();
+                    *c = (*c).max(cap_of(k));
+                    kbps.insert(id, k);
+                }
+                Step::Serve(v, s) => {
+                    idx.record_served(SWARM, &info(&format!("v{v}")), 100 + u64::from(s), 125_000, [s; 32], now).unwrap();
+                    known.insert(format!("v{v}"));
+                }
+                Step::Report(a, b) => {
+                    if a != b {
+                        report_mismatch(&idx, &format!("v{a}"), &format!("v{b}"), 100, now);
+                        if known.contains(&format!("v{b}")) {
+                            reporters.entry(format!("v{b}")).or_default().insert(format!("v{a}"));
+                        }
+                        known.insert(format!("v{a}"));
+                    }
+                }
+                Step::Wait(d) => now += Duration::from_millis(u64::from(d) * 100),
+                Step::Ask(v, s) => {
+                    if now.duration_since(window_start) >= Duration::from_secs(4) {
+                        // Load windows are per viewer; a fresh model window only after
+                        // every viewer's window has certainly rolled over.
+                        named.clear();
+                        window_start = now;
+                        caps = kbps.iter().map(|(id, k)| (id.clone(), cap_of(*k))).collect();
+                    }
+                    let me = format!("v{v}");
+                    known.insert(me.clone());
+                    let hints = idx.hints(SWARM, &info(&me), &[100 + u64::from(s)], policy, &rules, now).unwrap();
+                    for h in hints {
+                        let p = peers(&h);
+                        if !policy.uses_peers() {
+                            prop_assert!(matches!(h.action, Action::Cdn(CdnReason::PolicyOff)));
+                        }
+                        prop_assert!(p.len() <= rules.peers_per_hint);
+                        prop_assert!(!p.contains(&me), "never oneself");
+                        prop_assert!(!p.iter().any(|x| x == "outsider"), "same swarm only");
+                        for x in &p {
+                            let k = kbps.get(x).copied().unwrap_or(0);
+                            prop_assert!(k > 0, "{x} declared no upload");
+                            let reported = reporters.get(x).map_or(0, HashSet::len);
+                            prop_assert!(reported < usize::from(rules.exclude_after), "{x} is excluded");
+                            let c = named.entry(x.clone()).or_default();
+                            *c += 1;
+                            // Capacity per 4 s window: kbit/s x 125 x 4 / 125000 bytes, at
+                            // least 1. The index's windows are per viewer and fixed, so a
+                            // window of the model's may span two of them.
+                            let cap = caps.get(x).copied().unwrap_or(1);
+                            prop_assert!(*c <= 2 * cap, "{x} named {c} times, capacity {cap} per window");
+                        }
+                        if h.action == Action::Seed {
+                            let reported = reporters.get(&me).map_or(0, HashSet::len);
+                            prop_assert!(reported < usize::from(rules.demote_after), "a demoted viewer seeds");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
