@@ -174,8 +174,10 @@ pub struct P2pConfig {
     /// 0 sends no hints in playlists (0 to 16). Default: 3.
     #[serde(default = "defaults::hinted_segments")]
     pub hinted_segments: u32,
-    /// A viewer whose buffer length (CMCD `bl`) is below this is sent to the CDN instead
-    /// of to peers (from 0s to 1m). Default: "4s".
+    /// A viewer whose buffer length (CMCD `bl`, reported within the last 10 seconds) is
+    /// below this is sent to the CDN instead of to peers (from 0s to 1m). A player at the
+    /// live edge holds about three segments, so keep this below two segment durations.
+    /// Default: "2s".
     #[serde(default = "defaults::min_buffer")]
     pub min_buffer: HumanDuration,
     /// Name of a request header that carries the viewer's region, set by the trusted load
@@ -416,7 +418,7 @@ mod defaults {
         3
     }
     pub(super) fn min_buffer() -> HumanDuration {
-        HumanDuration::from_secs(4)
+        HumanDuration::from_secs(2)
     }
     pub(super) fn demote_after_reports() -> u32 {
         2

@@ -181,7 +181,7 @@ fn defaults_of_p2p_holdings_and_route_policy() {
         (p.peers_per_hint, p.seeders_per_segment, p.hinted_segments),
         (3, 2, 3)
     );
-    assert_eq!(p.min_buffer, HumanDuration::from_secs(4));
+    assert_eq!(p.min_buffer, HumanDuration::from_secs(2));
     assert_eq!(p.region_header, None);
     assert_eq!((p.demote_after_reports, p.exclude_after_reports), (2, 3));
     assert_eq!(p.peer_timeout, HumanDuration::from_secs(3));

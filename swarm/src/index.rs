@@ -16,7 +16,7 @@ use hashbrown::{HashMap, HashTable};
 use crate::{
     Action, CdnReason, Hint, PeerRef,
     policy::{Outcome, Policy},
-    viewer::{DROPPED, NO_BUFFER, Viewer},
+    viewer::{DROPPED, Viewer},
 };
 
 const SHARDS: usize = 32;
@@ -28,6 +28,9 @@ const CANDIDATE_SCAN: usize = 16;
 const SEEDER_SAMPLE: usize = 16;
 /// Segments this far below the first number a swarm saw are still accepted.
 const BASE_MARGIN: u64 = 1 << 20;
+/// A viewer heard from within this many ticks (10 s) is active: only active viewers seed
+/// or are named as peers.
+const ACTIVE_TICKS: u32 = 100;
 /// Segments this far past the newest in the playlist can be planned (the next ones, for
 /// viewers that prefetch).
 const AHEAD: u64 = 4;
@@ -88,7 +91,7 @@ impl Default for PlanRules {
         Self {
             peers_per_hint: 3,
             seeders_per_segment: 2,
-            min_buffer_ms: 4_000,
+            min_buffer_ms: 2_000,
             hinted_segments: 3,
             demote_after: 2,
             exclude_after: 3,
@@ -161,6 +164,8 @@ pub struct Announce<'a> {
     /// Segments it wants hints for; `None`: the ones after its newest, up to the live
     /// edge.
     pub want: Option<&'a [u64]>,
+    /// The viewer is leaving: it is no longer named or asked to seed.
+    pub leaving: bool,
 }
 
 /// The index's answer to an announce.
@@ -178,6 +183,10 @@ pub struct AnnounceReply {
     pub failed: u32,
     /// Holdings not recorded because the index is full.
     pub holdings_refused: u32,
+    /// Viewers demoted by this announce's reports.
+    pub demoted: u32,
+    /// Viewers excluded by this announce's reports.
+    pub excluded: u32,
 }
 
 /// Why the index refused a request.
@@ -187,6 +196,8 @@ pub enum Refusal {
     UnknownSwarm,
     /// The swarm has as many viewers as allowed.
     SwarmFull,
+    /// A segment number too far from the ones the swarm's playlist lists.
+    OutOfRange,
     /// The index has as many viewers or swarms as allowed.
     IndexFull,
 }
@@ -197,6 +208,7 @@ impl Refusal {
         match self {
             Refusal::UnknownSwarm => "unknown_swarm",
             Refusal::SwarmFull => "swarm_full",
+            Refusal::OutOfRange => "out_of_range",
             Refusal::IndexFull => "index_full",
         }
     }
@@ -207,6 +219,7 @@ impl fmt::Display for Refusal {
         f.write_str(match self {
             Refusal::UnknownSwarm => "no such swarm: fetch its manifest first",
             Refusal::SwarmFull => "the swarm has as many viewers as allowed",
+            Refusal::OutOfRange => "no such segment in the swarm's playlist",
             Refusal::IndexFull => "the edge tracks as many viewers as allowed",
         })
     }
@@ -410,9 +423,7 @@ impl SwarmIndex {
         let mut shard = self.shard(swarm);
         let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
         let slot = self.upsert(s, viewer, now)?;
-        let Some(off) = s.offset(segment) else {
-            return Ok(false);
-        };
+        let off = s.offset(segment).ok_or(Refusal::OutOfRange)?;
         let size = u32::try_from(bytes).unwrap_or(u32::MAX).max(1);
         s.segment_bytes = if s.segment_bytes == 0 {
             size
@@ -488,7 +499,7 @@ impl SwarmIndex {
             v.net = info.net;
             v.region = info.region;
             if let Some(bl) = info.buffer_ms {
-                v.buffer_ms = bl;
+                v.set_buffer(bl, now);
             }
         }
         Ok(slot)
@@ -547,7 +558,16 @@ impl SwarmIndex {
             }
             match gain.from.as_deref() {
                 Some(peer) => {
-                    if let Some(p) = s.slot_of(&self.hasher, peer).filter(|p| *p != slot) {
+                    // Credit only a peer that could have sent it: one that holds or
+                    // seeds the segment. Anything else teaches the policy nothing.
+                    let sender = s.slot_of(&self.hasher, peer).filter(|p| {
+                        *p != slot
+                            && (s.slots[*p as usize].as_ref().is_some_and(|v| v.holds(off))
+                                || s.segs
+                                    .get(&off)
+                                    .is_some_and(|seg| seg.seeders.iter().any(|(x, _)| x == p)))
+                    });
+                    if let Some(p) = sender {
                         let kbps =
                             (gain.millis > 0).then(|| gain.bytes as f32 * 8.0 / gain.millis as f32);
                         if let Some(pv) = s.slots[p as usize].as_mut() {
@@ -559,8 +579,8 @@ impl SwarmIndex {
                                 kbps,
                             });
                         }
+                        reply.used += 1;
                     }
-                    reply.used += 1;
                 }
                 None if hinted => reply.fell_back += 1,
                 None => {}
@@ -571,9 +591,16 @@ impl SwarmIndex {
         }
         let reporter = self.hasher.hash_one(viewer.id);
         for failure in announce.failures {
+            // A report counts only from a viewer that was hinted peers for that segment,
+            // about a peer of the swarm: inventing reporters costs a hint each.
+            let hinted = s.offset(failure.segment).is_some_and(|off| {
+                s.slots[slot as usize]
+                    .as_ref()
+                    .is_some_and(|v| v.was_hinted(off))
+            });
             let Some(p) = s
                 .slot_of(&self.hasher, &failure.peer)
-                .filter(|p| *p != slot)
+                .filter(|p| *p != slot && hinted)
             else {
                 continue;
             };
@@ -594,9 +621,24 @@ impl SwarmIndex {
                 }
                 let n = reporters.len() as u8;
                 if let Some(pv) = s.slots[p as usize].as_mut() {
+                    if pv.mismatch_reports < rules.demote_after && n >= rules.demote_after {
+                        reply.demoted += 1;
+                    }
+                    if pv.mismatch_reports < rules.exclude_after && n >= rules.exclude_after {
+                        reply.excluded += 1;
+                    }
                     pv.mismatch_reports = n;
                 }
             }
+        }
+        if announce.leaving {
+            if let Some(v) = s.slots[slot as usize].as_mut() {
+                for h in &mut v.held {
+                    h.at = DROPPED;
+                }
+                v.last_seen = 0;
+            }
+            return Ok(reply);
         }
         let wanted: Vec<u64> = match announce.want {
             None => s.upcoming(slot, rules.hinted_segments),
@@ -798,6 +840,7 @@ impl Swarm {
         self.slots[slot as usize].as_mut().is_some_and(|v| {
             let cap = v.capacity(bytes, secs);
             cap > 0
+                && now.saturating_sub(v.last_seen) <= ACTIVE_TICKS
                 && v.load_at(now, window) < cap
                 && v.mismatch_reports < rules.demote_after
                 && !v.holds(off)
@@ -835,7 +878,10 @@ impl Swarm {
         if !policy.uses_peers() {
             return cdn(CdnReason::PolicyOff);
         }
-        if requester.buffer_ms != NO_BUFFER && requester.buffer_ms < rules.min_buffer_ms {
+        if requester
+            .buffer_ms(now)
+            .is_some_and(|bl| bl < rules.min_buffer_ms)
+        {
             return cdn(CdnReason::LowBuffer);
         }
         let seed = Some(Hint {
@@ -852,8 +898,12 @@ impl Swarm {
             let Some(v) = self.slots[x as usize].as_ref() else {
                 return false;
             };
-            // Holders are no longer seeders, and a viewer demoted since never seeds.
-            if v.holds(off) || v.mismatch_reports >= rules.demote_after {
+            // Holders are no longer seeders, and a viewer demoted or gone since never
+            // seeds.
+            if v.holds(off)
+                || v.mismatch_reports >= rules.demote_after
+                || now.saturating_sub(v.last_seen) > ACTIVE_TICKS
+            {
                 return false;
             }
             if now.saturating_sub(since) > timeout {
@@ -962,6 +1012,7 @@ impl Swarm {
             return Vec::new();
         };
         let me_view = requester.view(0);
+        let requester_hinted = requester.was_hinted(off);
         let h = seg.holders.len();
         let start = if h == 0 { 0 } else { self.rng.usize(..h) };
         let holders = (0..h.min(CANDIDATE_SCAN)).map(|i| (seg.holders[(start + i) % h], true));
@@ -976,6 +1027,7 @@ impl Swarm {
                 continue;
             };
             if v.addr.is_none()
+                || now.saturating_sub(v.last_seen) > ACTIVE_TICKS
                 || v.mismatch_reports >= rules.exclude_after
                 || (holder && !v.holds(off))
             {
@@ -995,30 +1047,51 @@ impl Swarm {
                 x,
             ));
         }
+        // Demoted viewers last, whatever they hold; then holders before seeders (they
+        // have it now); then the policy's order.
         ranked.sort_by(|a, b| {
-            (b.0, b.1)
-                .cmp(&(a.0, a.1))
+            (b.1, b.0)
+                .cmp(&(a.1, a.0))
                 .then_with(|| b.2.total_cmp(&a.2))
         });
-        let mut chosen = Vec::with_capacity(rules.peers_per_hint);
+        // At most one unproven peer while proven ones fill the hint; unproven ones fill
+        // whatever is left.
+        let mut picks: Vec<u32> = Vec::with_capacity(rules.peers_per_hint);
         let mut explored = false;
-        for (_, _, _, exploratory, x) in ranked {
-            if chosen.len() >= rules.peers_per_hint {
+        for (_, _, _, exploratory, x) in &ranked {
+            if picks.len() >= rules.peers_per_hint {
                 break;
             }
-            if exploratory {
+            if *exploratory {
                 if explored {
                     continue;
                 }
                 explored = true;
             }
+            picks.push(*x);
+        }
+        for (_, _, _, _, x) in &ranked {
+            if picks.len() >= rules.peers_per_hint {
+                break;
+            }
+            if !picks.contains(x) {
+                picks.push(*x);
+            }
+        }
+        // A viewer re-planning a segment it was already hinted (a playlist reload) does
+        // not charge the peers again.
+        let charge = !requester_hinted;
+        let mut chosen = Vec::with_capacity(picks.len());
+        for x in picks {
             let Some(v) = self.slots[x as usize].as_mut() else {
                 continue;
             };
             let Some(addr) = v.addr else {
                 continue;
             };
-            v.load = v.load.saturating_add(1);
+            if charge {
+                v.load = v.load.saturating_add(1);
+            }
             chosen.push(PeerRef {
                 id: v.id.clone(),
                 addr: addr.into(),

@@ -55,7 +55,10 @@ impl From<PeerAddr> for SocketAddr {
 }
 
 /// Unknown buffer length.
-pub(crate) const NO_BUFFER: u32 = u32::MAX;
+pub(crate) const NO_BUFFER: u16 = u16::MAX;
+
+/// A reported buffer length counts for this many ticks (10 s).
+pub(crate) const BUFFER_FRESH_TICKS: u16 = 100;
 
 #[derive(Debug)]
 pub(crate) struct Viewer {
@@ -74,7 +77,10 @@ pub(crate) struct Viewer {
     pub(crate) load_window: u32,
     pub(crate) upload_kbps: u32,
     pub(crate) last_seen: u32,
-    pub(crate) buffer_ms: u32,
+    /// Buffer length in tenths of a second, and the low 16 bits of the tick it was
+    /// reported at.
+    buffer_ds: u16,
+    buffer_at: u16,
     /// Deliveries reported by receivers (decayed counts).
     pub(crate) ok: f32,
     pub(crate) fail: f32,
@@ -97,7 +103,8 @@ impl Viewer {
             load_window: now,
             upload_kbps: 0,
             last_seen: now,
-            buffer_ms: NO_BUFFER,
+            buffer_ds: NO_BUFFER,
+            buffer_at: 0,
             ok: 0.0,
             fail: 0.0,
             kbps: 0.0,
@@ -133,6 +140,18 @@ impl Viewer {
         if let Some(h) = self.held.iter_mut().find(|h| h.offset == offset) {
             h.at = DROPPED;
         }
+    }
+
+    /// Records the buffer length a request reported.
+    pub(crate) fn set_buffer(&mut self, ms: u32, now: u32) {
+        self.buffer_ds = u16::try_from(ms / 100).unwrap_or(NO_BUFFER - 1);
+        self.buffer_at = now as u16;
+    }
+
+    /// The buffer length reported within the last 10 seconds, milliseconds.
+    pub(crate) fn buffer_ms(&self, now: u32) -> Option<u32> {
+        let fresh = (now as u16).wrapping_sub(self.buffer_at) <= BUFFER_FRESH_TICKS;
+        (self.buffer_ds != NO_BUFFER && fresh).then(|| u32::from(self.buffer_ds) * 100)
     }
 
     pub(crate) fn was_hinted(&self, offset: u32) -> bool {
@@ -234,6 +253,19 @@ mod tests {
         assert_eq!(v.capacity(125_000, 4.0), 4);
         v.upload_kbps = 1;
         assert_eq!(v.capacity(125_000, 4.0), 1, "a declared uploader gets one");
+    }
+
+    #[test]
+    fn a_reported_buffer_goes_stale() {
+        let mut v = Viewer::new("a", 0);
+        assert_eq!(v.buffer_ms(5), None);
+        v.set_buffer(1_530, 1000);
+        assert_eq!(v.buffer_ms(1000), Some(1_500));
+        assert_eq!(
+            v.buffer_ms(1000 + u32::from(BUFFER_FRESH_TICKS)),
+            Some(1_500)
+        );
+        assert_eq!(v.buffer_ms(1001 + u32::from(BUFFER_FRESH_TICKS)), None);
     }
 
     #[test]

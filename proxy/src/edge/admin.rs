@@ -48,7 +48,9 @@ impl ServeHttp for AdminApp {
         let method = req.method.clone();
         match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
-                self.edge.refresh_gauges();
+                // Deflection from the latest counters; the gauges of the swarm index come
+                // from the housekeeping sweep every 2 s.
+                self.edge.metrics.update_deflection();
                 response(
                     StatusCode::OK,
                     "text/plain; version=0.0.4",

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub hint_outcomes: IntCounterVec,
     /// P2P API requests and holdings refused, by reason.
     pub p2p_refusals: IntCounterVec,
+    /// Viewers demoted or excluded after hash-mismatch reports, by action.
+    pub sanctions: IntCounterVec,
     /// Viewers per swarm, observed at every sweep.
     pub swarm_size: Histogram,
     /// Seeders asked to fetch each segment, observed when the segment is forgotten.
@@ -229,6 +231,12 @@ impl Metrics {
                 "rilla_p2p_refusals_total",
                 "P2P API requests and holdings refused, by reason.",
                 &["reason"],
+            ),
+            sanctions: counter_vec(
+                &registry,
+                "rilla_p2p_sanctions_total",
+                "Viewers demoted or excluded after hash-mismatch reports by distinct viewers.",
+                &["action"],
             ),
             swarm_size: histogram(
                 &registry,

@@ -42,6 +42,8 @@ struct AnnounceBody {
     bytes: BytesBody,
     #[serde(default)]
     want: Option<Vec<u64>>,
+    #[serde(default)]
+    leaving: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -347,6 +349,7 @@ fn announce(
             dropped: &body.dropped,
             failures: &failures,
             want: body.want.as_deref(),
+            leaving: body.leaving,
         },
         policy,
         &rt.rules,
@@ -381,6 +384,13 @@ fn announce(
             .inc_by(reply.refused.len() as u64);
     }
     m.holdings_refused.inc_by(u64::from(reply.holdings_refused));
+    for (action, n) in [("demoted", reply.demoted), ("excluded", reply.excluded)] {
+        if n > 0 {
+            m.sanctions
+                .with_label_values(&[action])
+                .inc_by(u64::from(n));
+        }
+    }
     m.count_decisions(policy.name(), &reply.hints);
     json(
         200,
@@ -401,6 +411,7 @@ fn hints(edge: &Edge, rt: &Runtime, req: &RequestInfo) -> Reply {
         match pair.split_once('=') {
             Some(("swarm", v)) => swarm = Some(v),
             Some(("seg", v)) => {
+                let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
                 for s in v.split([',', '+']).filter(|s| !s.is_empty()) {
                     let Ok(n) = s.parse::<u64>() else {
                         return edge.refuse(

@@ -219,7 +219,8 @@ impl ProxyHttp for EdgeProxy {
             .requests
             .with_label_values(&[kind, &status.to_string()])
             .inc();
-        if kind == "segment" {
+        // Segment bytes the edge delivered: cached or fetched media, not error bodies.
+        if kind == "segment" && matches!(ctx.source, Some(Source::Cache | Source::Origin)) {
             metrics.segment_bytes.inc_by(ctx.body_bytes as u64);
         }
         if let Some(source) = ctx.source

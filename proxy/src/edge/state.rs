@@ -154,7 +154,7 @@ impl Edge {
             max_holdings: clamp(h.max_entries),
             max_viewers: clamp(h.max_viewers),
             max_viewers_per_swarm: clamp(h.max_per_swarm),
-            max_swarms: clamp(h.max_viewers),
+            max_swarms: IndexLimits::default().max_swarms,
         });
         Self {
             runtime: ArcSwap::from_pointee(runtime),

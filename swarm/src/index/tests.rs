@@ -243,7 +243,13 @@ fn a_liar_is_demoted_then_excluded_by_distinct_reporters() {
     let first = |who: &str| peers(&plan(&idx, who, 30, &Locality, &rules, t));
     assert!(first("a").contains(liar));
 
-    // The same reporter twice counts once.
+    // A viewer never hinted that segment cannot report on it.
+    report_mismatch(&idx, "stranger", liar, 30, t);
+    assert!(first("b0").contains(liar));
+    // Reporters that were hinted it count, the same one twice once.
+    for r in ["r1", "r2", "r3"] {
+        assert!(!first(r).is_empty());
+    }
     report_mismatch(&idx, "r1", liar, 30, t);
     report_mismatch(&idx, "r1", liar, 30, t);
     report_mismatch(&idx, "r2", liar, 30, t);
@@ -614,6 +620,9 @@ proptest! {
         let cap_of = |k: u16| (u32::from(k) * 125 * 4 / 125_000).max(1);
         // Viewers the index knows: reports about anyone else are dropped.
         let mut known: HashSet<String> = HashSet::new();
+        // Segments each viewer was last hinted peers for (the index remembers four):
+        // only those may it report failures for, and re-hints of them charge no load.
+        let mut rings: HashMap<String, std::collections::VecDeque<u8>> = HashMap::new();
         for st in steps {
             match st {
                 Step::Join(v, k, net) => {
@@ -635,7 +644,8 @@ proptest! {
                 Step::Report(a, b) => {
                     if a != b {
                         report_mismatch(&idx, &format!("v{a}"), &format!("v{b}"), 100, now);
-                        if known.contains(&format!("v{b}")) {
+                        let hinted = rings.get(&format!("v{a}")).is_some_and(|r| r.contains(&0));
+                        if hinted && known.contains(&format!("v{b}")) {
                             reporters.entry(format!("v{b}")).or_default().insert(format!("v{a}"));
                         }
                         known.insert(format!("v{a}"));
@@ -655,6 +665,14 @@ proptest! {
                     let hints = idx.hints(SWARM, &info(&me), &[100 + u64::from(s)], policy, &rules, now).unwrap();
                     for h in hints {
                         let p = peers(&h);
+                        let ring = rings.entry(me.clone()).or_default();
+                        let charged = !p.is_empty() && !ring.contains(&s);
+                        if charged {
+                            ring.push_back(s);
+                            if ring.len() > crate::viewer::HINTED {
+                                ring.pop_front();
+                            }
+                        }
                         if !policy.uses_peers() {
                             prop_assert!(matches!(h.action, Action::Cdn(CdnReason::PolicyOff)));
                         }
@@ -667,7 +685,9 @@ proptest! {
                             let reported = reporters.get(x).map_or(0, HashSet::len);
                             prop_assert!(reported < usize::from(rules.exclude_after), "{x} is excluded");
                             let c = named.entry(x.clone()).or_default();
-                            *c += 1;
+                            if charged {
+                                *c += 1;
+                            }
                             // Capacity per 4 s window: kbit/s x 125 x 4 / 125000 bytes, at
                             // least 1. The index's windows are per viewer and fixed, so a
                             // window of the model's may span two of them.
@@ -683,4 +703,73 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn leaving_and_silent_viewers_are_not_named() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 3, 40, t);
+    serve(&idx, &ids[0], 40, t);
+    serve(&idx, &ids[1], 40, t);
+    let rules = PlanRules::default();
+    let named = |who: &str, at: Instant| peers(&plan(&idx, who, 40, &RandomPeers, &rules, at));
+    assert_eq!(named("x", t).len(), 2);
+    // ids[0] leaves: never named again, its holdings gone.
+    idx.announce(
+        SWARM,
+        &info(&ids[0]),
+        &Announce {
+            leaving: true,
+            ..Announce::default()
+        },
+        &RandomPeers,
+        &rules,
+        t,
+    )
+    .unwrap();
+    assert_eq!(named("y", t), [ids[1].clone()]);
+    assert_eq!(idx.holders(SWARM, 40), [ids[1].clone()]);
+    // ids[1] goes silent (killed): after 10 s it is not named, although its holding
+    // has not expired yet.
+    let later = t + Duration::from_secs(11);
+    assert!(named("z", later).is_empty());
+    assert_eq!(idx.holders(SWARM, 40), [ids[1].clone()]);
+}
+
+#[test]
+fn sanctions_are_reported_once_when_thresholds_are_crossed() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 1, 30, t);
+    serve(&idx, &ids[0], 30, t);
+    let rules = PlanRules {
+        demote_after: 2,
+        exclude_after: 2,
+        ..PlanRules::default()
+    };
+    let mut sanctions = Vec::new();
+    for r in ["r1", "r1", "r2", "r3"] {
+        assert!(!peers(&plan(&idx, r, 30, &RandomPeers, &rules, t)).is_empty() || r == "r3");
+        let reply = idx
+            .announce(
+                SWARM,
+                &info(r),
+                &Announce {
+                    failures: &[Failure {
+                        segment: 30,
+                        peer: ids[0].clone(),
+                        kind: FailureKind::HashMismatch,
+                    }],
+                    want: Some(&[]),
+                    ..Announce::default()
+                },
+                &RandomPeers,
+                &rules,
+                t,
+            )
+            .unwrap();
+        sanctions.push((reply.demoted, reply.excluded));
+    }
+    assert_eq!(sanctions, [(0, 0), (0, 0), (1, 1), (0, 0)]);
 }
