@@ -54,6 +54,8 @@ pub struct DemoOptions {
     pub listen: String,
     /// Admin listener of the edge.
     pub admin_listen: String,
+    /// Peers to run beside the demo (0: none).
+    pub viewers: usize,
 }
 
 /// Options for the built-in origin: a stream that started a minute ago (on a whole second),
@@ -131,20 +133,66 @@ impl BackgroundService for StatusLine {
                     self.edge.refresh_gauges();
                     let text = String::from_utf8_lossy(&self.edge.metrics_text()).into_owned();
                     let e = text.as_str();
+                    let peer = sum_metric(e, "rilla_p2p_reported_bytes_total", Some(("source", "peer")));
+                    let edge_bytes = sum_metric(e, "rilla_segment_bytes_served_total", None);
                     println!(
-                        "viewers {} | requests {} (manifests {}, segments {}) | bytes from cache {}, from origin {} | token rejections {}",
+                        "viewers {} | requests {} (manifests {}, segments {}, p2p api {}) | segment bytes from the edge {}, from peers {} (deflection {:.0}%) | token rejections {}",
                         sum_metric(e, "rilla_viewers", None),
                         sum_metric(e, "rilla_requests_total", None),
                         sum_metric(e, "rilla_requests_total", Some(("kind", "manifest"))),
                         sum_metric(e, "rilla_requests_total", Some(("kind", "segment"))),
-                        sum_metric(e, "rilla_bytes_served_total", Some(("source", "cache"))),
-                        sum_metric(e, "rilla_bytes_served_total", Some(("source", "origin"))),
+                        sum_metric(e, "rilla_requests_total", Some(("kind", "api"))),
+                        edge_bytes,
+                        peer,
+                        peer as f64 * 100.0 / (peer + edge_bytes).max(1) as f64,
                         sum_metric(e, "rilla_token_rejections_total", None),
                     );
                 }
             }
         }
     }
+}
+
+/// Runs `viewers` peers on the demo stream in a thread of their own, until the process
+/// ends.
+fn start_swarm(public: &str, viewers: usize) -> anyhow::Result<()> {
+    let peer = crate::tools::peer::PeerOptions {
+        url: format!("http://{public}/live/ch1/master.m3u8"),
+        rendition: None,
+        no_p2p: false,
+        upload_kbps: 20_000,
+        max_uploads: 8,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        duration: Duration::from_secs(365 * 24 * 3600),
+        corrupt_uploads: false,
+    };
+    let swarm = crate::tools::peer::SwarmOptions {
+        viewers,
+        join_rate: 2.0,
+        churn: 0.0,
+        liars: 0,
+        cdn_only_viewers: 0,
+        kill_half_after: None,
+        progress: false,
+    };
+    let cfg = crate::tools::peer::swarm_config(&peer, &swarm)?;
+    println!("swarm:   {viewers} peers joining at 2 per second; their bytes show as 'from peers'");
+    std::thread::Builder::new()
+        .name("demo-swarm".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            // Give the edge a moment to start listening.
+            std::thread::sleep(Duration::from_secs(1));
+            rt.block_on(rilla_peer::run_swarm(cfg));
+        })
+        .context("cannot start the swarm thread")?;
+    Ok(())
 }
 
 fn display_addr(listen: &str) -> String {
@@ -201,6 +249,9 @@ pub fn run(opts: &DemoOptions) -> anyhow::Result<()> {
     println!("player:  http://{public}/ (hls.js, loaded by your browser from jsDelivr)");
     println!("metrics: http://{admin}/metrics");
     println!("Play with e.g. `ffplay http://{public}/live/ch1/master.m3u8`; Ctrl-C stops.");
+    if opts.viewers > 0 {
+        start_swarm(&public, opts.viewers)?;
+    }
     server.run(RunArgs::default());
     Ok(())
 }

@@ -42,6 +42,50 @@ enum Command {
         /// Admin listener (metrics).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
         admin_listen: String,
+        /// Also run a swarm of N peers (`rilla swarm`) on the demo stream, so that the
+        /// metrics show peer delivery live.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        viewers: usize,
+    },
+    /// Follow a stream like a player through the edge, fetching segments from the peers
+    /// the edge hints (verified by SHA-256, the CDN as fallback) and serving what it
+    /// holds. Prints a line per second and a summary at the end.
+    Peer {
+        #[command(flatten)]
+        peer: PeerArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run N peers in one process on one stream and measure the swarm: deflection,
+    /// start-up time, stalls, CDN egress over time.
+    Swarm {
+        #[command(flatten)]
+        peer: PeerArgs,
+        /// Viewers.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        viewers: usize,
+        /// Viewers joining per second (0: all at once).
+        #[arg(long, value_name = "R", default_value_t = 5.0)]
+        join_rate: f64,
+        /// Percent of the viewers leaving and rejoining per minute.
+        #[arg(long, value_name = "P", default_value_t = 0.0)]
+        churn: f64,
+        /// Viewers (the first to join) that serve corrupted bytes, to test liar handling.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        liars: usize,
+        /// Viewers (the last to join) with P2P off.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        cdn_only_viewers: usize,
+        /// Kill half the viewers (without a goodbye) after this long.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        kill_half_after: Option<Duration>,
+        /// Print a line per second.
+        #[arg(long)]
+        progress: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the built-in origin alone: a live stream (/live/ch1/master.m3u8,
     /// /live/ch1/manifest.mpd) and fault endpoints under /faults/ for tests.
@@ -162,6 +206,50 @@ enum ManifestCommand {
     },
 }
 
+/// What a peer does: shared by `rilla peer` and `rilla swarm`.
+#[derive(clap::Args, Debug, Clone)]
+struct PeerArgs {
+    /// The stream's playlist through the edge (multivariant or media).
+    url: String,
+    /// Keep this rendition (a part of its playlist's path, e.g. v360); by default
+    /// throughput-based ABR chooses.
+    #[arg(long, value_name = "NAME")]
+    rendition: Option<String>,
+    /// Play from the CDN only: no peers, no uploads.
+    #[arg(long)]
+    no_p2p: bool,
+    /// Upload capacity declared to the edge, kbit/s.
+    #[arg(long, value_name = "K", default_value_t = 20_000)]
+    upload_kbps: u32,
+    /// Most concurrent uploads to peers.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_uploads: usize,
+    /// Address to serve peers on (port 0: a free port each).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// How long to run, with a unit.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Serve corrupted bytes to peers, to test that victims detect and report it.
+    #[arg(long, hide = true)]
+    corrupt_uploads: bool,
+}
+
+impl PeerArgs {
+    fn options(&self) -> tools::peer::PeerOptions {
+        tools::peer::PeerOptions {
+            url: self.url.clone(),
+            rendition: self.rendition.clone(),
+            no_p2p: self.no_p2p,
+            upload_kbps: self.upload_kbps,
+            max_uploads: self.max_uploads,
+            listen: self.listen,
+            duration: self.duration,
+            corrupt_uploads: self.corrupt_uploads,
+        }
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     rilla_token::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 5m, 1h)"))
 }
@@ -181,12 +269,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             listen,
             admin_listen,
+            viewers,
         } => {
             rilla_proxy::demo::run(&rilla_proxy::demo::DemoOptions {
                 listen,
                 admin_listen,
+                viewers,
             })?;
             ExitCode::SUCCESS
+        }
+        Command::Peer { peer, json } => {
+            if tools::peer::peer(&peer.options(), json)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Command::Swarm {
+            peer,
+            viewers,
+            join_rate,
+            churn,
+            liars,
+            cdn_only_viewers,
+            kill_half_after,
+            progress,
+            json,
+        } => {
+            let opts = tools::peer::SwarmOptions {
+                viewers,
+                join_rate,
+                churn,
+                liars,
+                cdn_only_viewers,
+                kill_half_after,
+                progress,
+            };
+            if tools::peer::swarm(&peer.options(), &opts, json)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Command::Origin { listen } => {
             rilla_origin::run_with(listen, rilla_proxy::demo::live_origin_options())?;

@@ -4,6 +4,7 @@
 //! to them ([`http`]).
 
 pub mod http;
+pub mod players;
 pub mod stack;
 
 use std::{

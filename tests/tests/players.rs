@@ -1,82 +1,12 @@
 //! Real players through the edge: ffmpeg's HLS and DASH demuxers follow the live stream
 //! of the built-in origin for 20 seconds.
 
-use std::{
-    path::Path,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use std::time::Duration;
+
+use rilla_tests::{
+    players::ffmpeg_copy,
+    stack::{Origin, Proxy, ProxyConfig},
 };
-
-use rilla_tests::stack::{Origin, Proxy, ProxyConfig};
-
-/// What an ffmpeg run produced.
-#[derive(Debug)]
-struct Capture {
-    success: bool,
-    stderr: String,
-    seconds_of_media: f64,
-}
-
-/// Runs `ffmpeg -i url -t seconds -c copy out.mp4`, killing it after `limit`.
-fn ffmpeg_copy(url: &str, seconds: u32, out: &Path, limit: Duration) -> Capture {
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-i",
-            url,
-            "-t",
-        ])
-        .arg(seconds.to_string())
-        .args(["-c", "copy", "-f", "mp4", "-y"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ffmpeg is installed (./scripts/test.sh installs it)");
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read as _;
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(out)
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .unwrap_or(0.0)
-        })
-        .unwrap_or(0.0);
-    Capture {
-        success: status.is_some_and(|s| s.success()),
-        stderr,
-        seconds_of_media: probe,
-    }
-}
 
 #[test]
 fn ffmpeg_reads_live_hls_and_dash_through_the_edge_with_valid_tokens() {

@@ -1,7 +1,8 @@
-//! Operator tools: keys and tokens, configuration, manifests.
+//! Operator tools: keys and tokens, configuration, manifests, and the peer client.
 
 pub mod config;
 pub mod manifest;
+pub mod peer;
 pub mod token;
 
 /// What a tool prints and how the process should exit.
