@@ -42,9 +42,9 @@ enum Command {
         /// Admin listener (metrics).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
         admin_listen: String,
-        /// Also run a swarm of N peers (`rilla swarm`) on the demo stream, so that the
-        /// metrics show peer delivery live.
-        #[arg(long, value_name = "N", default_value_t = 0)]
+        /// Peers (`rilla swarm`) to run on the demo stream, so that the status line and
+        /// the metrics show peer delivery live; 0 runs none.
+        #[arg(long, value_name = "N", default_value_t = 10)]
         viewers: usize,
     },
     /// Follow a stream like a player through the edge, fetching segments from the peers

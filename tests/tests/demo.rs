@@ -24,6 +24,8 @@ fn the_demo_prints_its_urls_and_serves_the_stream_and_the_player_page() {
             &public.to_string(),
             "--admin-listen",
             &admin.to_string(),
+            "--viewers",
+            "6",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -90,6 +92,25 @@ fn the_demo_prints_its_urls_and_serves_the_stream_and_the_player_page() {
         rilla_tests::stack::metric_sum(&metrics, "rilla_requests_total", &[("kind", "manifest")])
             >= 2.0,
         "{metrics}"
+    );
+    // The demo's own swarm shows peer delivery within a few segments.
+    let started = Instant::now();
+    let peer_bytes = loop {
+        let metrics = http::get(admin, "/metrics").text();
+        let peer = rilla_tests::stack::metric_sum(
+            &metrics,
+            "rilla_p2p_reported_bytes_total",
+            &[("source", "peer")],
+        );
+        if peer > 0.0 || started.elapsed() > Duration::from_secs(60) {
+            break peer;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(peer_bytes > 0.0, "no peer delivery in the demo");
+    println!(
+        "demo: peers delivered {peer_bytes} bytes within {:?}",
+        started.elapsed()
     );
     assert!(
         process.terminate(Duration::from_secs(30)).is_some(),
