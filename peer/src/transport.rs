@@ -109,18 +109,39 @@ impl PeerTransport for HttpTransport {
             Err(e) => return Err(PeerFetchError::Unreachable(e.to_string())),
         };
         match resp.status().as_u16() {
-            200 => resp.bytes().await.map_err(|e| {
-                if e.is_timeout() {
-                    PeerFetchError::Timeout
-                } else {
-                    PeerFetchError::Unreachable(e.to_string())
-                }
-            }),
+            200 => read_bounded(resp).await,
             404 => Err(PeerFetchError::NotHeld),
             503 => Err(PeerFetchError::Busy),
             s => Err(PeerFetchError::Refused(s)),
         }
     }
+}
+
+/// Largest segment accepted from a peer: a hostile peer cannot make another buffer
+/// without end.
+pub const MAX_SEGMENT_BYTES: usize = 64 * 1024 * 1024;
+
+async fn read_bounded(mut resp: reqwest::Response) -> Result<Bytes, PeerFetchError> {
+    let failed = |e: reqwest::Error| {
+        if e.is_timeout() {
+            PeerFetchError::Timeout
+        } else {
+            PeerFetchError::Unreachable(e.to_string())
+        }
+    };
+    let too_big = || PeerFetchError::Refused(413);
+    let declared = resp.content_length().unwrap_or(0);
+    if declared > MAX_SEGMENT_BYTES as u64 {
+        return Err(too_big());
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+        if body.len() + chunk.len() > MAX_SEGMENT_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }
 
 /// The segments a peer holds, newest kept, oldest evicted.
