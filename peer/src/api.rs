@@ -83,6 +83,8 @@ pub struct AnnounceOut {
     pub failures: Vec<FailureOut>,
     /// Byte counters since the last announce.
     pub bytes: BytesOut,
+    /// Segments to plan hints for (empty: none).
+    pub want: Vec<u64>,
     /// This is the last announce: the peer is leaving.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub leaving: bool,
@@ -289,6 +291,7 @@ mod tests {
                 kind: "hash_mismatch",
             }],
             bytes: BytesOut::default(),
+            want: Vec::new(),
             leaving: false,
         };
         let v = serde_json::to_value(&body).unwrap();

@@ -51,7 +51,7 @@ pub struct PeerConfig {
     pub peer_timeout: Duration,
     /// Least buffer (seconds) with which a peer is tried; below it, the CDN.
     pub min_peer_buffer: f64,
-    /// Segments kept for peers behind the playhead.
+    /// Segments kept for peers: the newest downloaded one and this many before it.
     pub keep_segments: u64,
     /// Name of the token query parameter.
     pub token_param: String,
@@ -95,6 +95,9 @@ pub enum PeerError {
     /// A URL did not resolve.
     #[error("bad URL: {0}")]
     Url(#[from] url::ParseError),
+    /// `rendition` matches none of the stream's renditions.
+    #[error("no rendition matches {0:?}; the stream has {1}")]
+    NoRendition(String, String),
 }
 
 /// Live counters of one peer, readable while it runs.
@@ -319,6 +322,8 @@ impl<T: PeerTransport + 'static> Peer<T> {
                 peer: peer - self.reported.peer,
                 uploaded: uploaded.saturating_sub(self.reported.uploaded),
             },
+            // Hints come fresh before each segment: the announce asks for none.
+            want: Vec::new(),
             leaving,
         };
         match self.edge.announce(&endpoint, self.token(), &body).await {
@@ -370,9 +375,15 @@ impl<T: PeerTransport + 'static> Peer<T> {
         ));
         let deadline = Instant::now() + budget;
         let token = self.token().to_owned();
+        // Peers that refused, timed out or could not be reached are not asked again for
+        // this segment (nor reported twice).
+        let mut given_up: HashSet<String> = HashSet::new();
         loop {
             let mut not_yet = 0;
             for p in hint.peers.clone() {
+                if given_up.contains(&p.id) {
+                    continue;
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return None;
@@ -415,17 +426,21 @@ impl<T: PeerTransport + 'static> Peer<T> {
                         return Some((bytes, p.id));
                     }
                     Err(PeerFetchError::NotHeld | PeerFetchError::Busy) => not_yet += 1,
-                    Err(PeerFetchError::Timeout) => self.failures.push(FailureOut {
-                        seg: seg.number,
-                        peer: p.id.clone(),
-                        kind: "timeout",
-                    }),
+                    Err(PeerFetchError::Timeout) => {
+                        self.failures.push(FailureOut {
+                            seg: seg.number,
+                            peer: p.id.clone(),
+                            kind: "timeout",
+                        });
+                        given_up.insert(p.id);
+                    }
                     Err(PeerFetchError::Refused(_) | PeerFetchError::Unreachable(_)) => {
                         self.failures.push(FailureOut {
                             seg: seg.number,
                             peer: p.id.clone(),
                             kind: "refused",
                         });
+                        given_up.insert(p.id);
                     }
                 }
             }
@@ -600,6 +615,12 @@ async fn run_inner<T: PeerTransport + 'static>(
     let first = edge.get(&cfg.url, None, Duration::from_secs(10)).await?;
     let text = String::from_utf8_lossy(&first).into_owned();
     let variants = playlist::variants(&text, &cfg.url);
+    if let (Some(wanted), false) = (&cfg.rendition, variants.is_empty())
+        && pick(&variants, Some(wanted)).is_none()
+    {
+        let paths: Vec<&str> = variants.iter().map(|v| v.url.path()).collect();
+        return Err(PeerError::NoRendition(wanted.clone(), paths.join(", ")));
+    }
     let (media_url, bandwidth, text) = match pick(&variants, cfg.rendition.as_deref()) {
         Some(v) => {
             let body = edge.get(&v.url, None, Duration::from_secs(10)).await?;
@@ -644,7 +665,11 @@ async fn run_inner<T: PeerTransport + 'static>(
         summary.viewer = s.viewer.clone();
         summary.swarm = s.swarm.clone();
     }
-    peer.serve().await?;
+    if let Err(e) = peer.serve().await {
+        // Without the edge's keys it cannot check who asks: it plays and takes from
+        // peers, but serves no one.
+        tracing::warn!(error = %e, "not serving peers");
+    }
     let mut interval = peer
         .playlist
         .session

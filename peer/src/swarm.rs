@@ -68,7 +68,8 @@ pub struct SwarmSummary {
     pub killed: usize,
     /// Bytes from the CDN in each second of the run.
     pub cdn_egress_per_s: Vec<u64>,
-    /// Every viewer that ran to the end (or left by churn), in join order.
+    /// Every viewer that ran to the end, in join order, after those that left by churn
+    /// (in the order they left). Killed viewers have no summary.
     pub peers: Vec<Summary>,
 }
 
@@ -76,6 +77,8 @@ struct Slot {
     stop: watch::Sender<bool>,
     task: JoinHandle<Summary>,
     counters: Arc<Counters>,
+    /// Join order of the viewer this slot plays (kept when it leaves and rejoins).
+    index: usize,
     rejoined: bool,
 }
 
@@ -91,6 +94,7 @@ fn spawn(
     cfg: &PeerConfig,
     edge: &EdgeClient,
     transport: &Arc<HttpTransport>,
+    index: usize,
     rejoined: bool,
 ) -> Slot {
     let (stop, rx) = watch::channel(false);
@@ -106,6 +110,7 @@ fn spawn(
         stop,
         task,
         counters,
+        index,
         rejoined,
     }
 }
@@ -131,6 +136,8 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
     let mut next_second = started + Duration::from_secs(1);
     let peer_for = |i: usize| {
         let mut p = cfg.peer.clone();
+        // Every peer listens on a port of its own.
+        p.listen.set_port(0);
         p.corrupt_uploads = i < cfg.liars;
         if i >= cfg.viewers.saturating_sub(cfg.cdn_only_viewers) {
             p.p2p = false;
@@ -146,7 +153,7 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
             cfg.viewers
         };
         while joined < due {
-            let slot = spawn(&peer_for(joined), &edge, &transport, false);
+            let slot = spawn(&peer_for(joined), &edge, &transport, joined, false);
             all_counters.push(slot.counters.clone());
             live.push(slot);
             joined += 1;
@@ -174,7 +181,8 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
                 if let Ok(s) = old.task.await {
                     finished.push((s, old.rejoined));
                 }
-                let slot = spawn(&cfg.peer, &edge, &transport, true);
+                // The same viewer comes back: a liar stays a liar.
+                let slot = spawn(&peer_for(old.index), &edge, &transport, old.index, true);
                 all_counters.push(slot.counters.clone());
                 live.push(slot);
             }
@@ -210,6 +218,7 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
     for slot in &live {
         let _ = slot.stop.send(true);
     }
+    live.sort_by_key(|s| s.index);
     for slot in live {
         if let Ok(s) = slot.task.await {
             finished.push((s, slot.rejoined));
@@ -224,7 +233,6 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
         summary.stalls += s.stalls;
         stall_ms += s.stall_ms;
         watched_ms += (s.watched_s * 1000.0) as u64;
-        summary.hash_failures += s.hash_failures;
         summary.unverified_played += s.unverified_played;
         if *rejoined && s.ttff_ms.is_some() {
             summary.churn_recoveries += 1;
@@ -238,6 +246,11 @@ pub async fn run_swarm(cfg: SwarmConfig) -> SwarmSummary {
     summary.bytes_peer = all_counters
         .iter()
         .map(|c| c.bytes_peer.load(Ordering::Relaxed))
+        .sum();
+    // Killed viewers left no summary, but their counters count.
+    summary.hash_failures = all_counters
+        .iter()
+        .map(|c| c.hash_failures.load(Ordering::Relaxed))
         .sum();
     summary.deflection =
         summary.bytes_peer as f64 / (summary.bytes_peer + summary.bytes_cdn).max(1) as f64;

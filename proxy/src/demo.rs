@@ -130,7 +130,6 @@ impl BackgroundService for StatusLine {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = tick.tick() => {
-                    self.edge.refresh_gauges();
                     let text = String::from_utf8_lossy(&self.edge.metrics_text()).into_owned();
                     let e = text.as_str();
                     let peer = sum_metric(e, "rilla_p2p_reported_bytes_total", Some(("source", "peer")));

@@ -56,9 +56,9 @@ fn new_viewer_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The scope of the tokens in a manifest: the manifest's directory, or for a media
-/// playlist one level up, so that the token of a rendition's playlist also covers its
-/// sibling renditions (the player may switch).
+/// The scope of the tokens in a manifest: the manifest's own directory, so that one token
+/// covers everything below it (for a multivariant playlist: its renditions and their
+/// segments).
 fn stream_scope(path: &str) -> &str {
     match path.rfind('/') {
         Some(i) => &path[..=i],

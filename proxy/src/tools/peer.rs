@@ -174,5 +174,10 @@ pub fn swarm(peer: &PeerOptions, opts: &SwarmOptions, json: bool) -> anyhow::Res
             .collect();
         println!("CDN egress per second (kB): {}", egress.join(" "));
     }
-    Ok(summary.unverified_played == 0)
+    // Success: every viewer that ran to the end played, and nothing unverified was.
+    let played = summary
+        .peers
+        .iter()
+        .all(|p| p.error.is_none() && p.ttff_ms.is_some());
+    Ok(played && !summary.peers.is_empty() && summary.unverified_played == 0)
 }
