@@ -23,7 +23,11 @@ const SHARDS: usize = 32;
 /// The index keeps time in tenths of a second.
 const TICKS_PER_SEC: f64 = 10.0;
 /// Holders looked at per hint: bounds the work on very large swarms.
-const CANDIDATE_SCAN: usize = 16;
+const CANDIDATE_SCAN: usize = 8;
+/// Most candidates ranked for one hint (holders scanned plus seeders).
+const MAX_RANKED: usize = 48;
+/// Most peers named in one hint.
+const MAX_PICKS: usize = 16;
 /// Viewers looked at when seeders for a new segment are chosen.
 const SEEDER_SAMPLE: usize = 16;
 /// Segments this far below the first number a swarm saw are still accepted.
@@ -1018,18 +1022,26 @@ impl Swarm {
         let holders = (0..h.min(CANDIDATE_SCAN)).map(|i| (seg.holders[(start + i) % h], true));
         let seeders = seg.seeders.iter().map(|(x, _)| (*x, false));
         // (holder, not demoted, score, exploratory, slot)
-        let mut ranked: Vec<(bool, bool, f64, bool, u32)> = Vec::new();
+        // (key, exploratory, slot), on the stack. The key orders demoted viewers last,
+        // whatever they hold; then holders before seeders (they have it now); then the
+        // policy's score, clamped so that it never crosses those classes.
+        let mut ranked = [(0.0f64, false, 0u32, false); MAX_RANKED];
+        let mut n = 0;
         for (x, holder) in holders.chain(seeders) {
-            if x == me || (!holder && ranked.iter().any(|r| r.4 == x)) {
+            if n == MAX_RANKED {
+                break;
+            }
+            if x == me || (!holder && ranked[..n].iter().any(|r| r.2 == x)) {
                 continue;
             }
             let Some(v) = self.slots[x as usize].as_mut() else {
                 continue;
             };
+            // Whether a holder still holds the segment (it may have dropped it since) is
+            // checked for the chosen few only: it reads another cache line.
             if v.addr.is_none()
                 || now.saturating_sub(v.last_seen) > ACTIVE_TICKS
                 || v.mismatch_reports >= rules.exclude_after
-                || (holder && !v.holds(off))
             {
                 continue;
             }
@@ -1039,50 +1051,56 @@ impl Swarm {
             }
             let view = v.view(cap);
             let score = policy.score(&me_view, &view, &mut self.rng);
-            ranked.push((
-                holder,
-                v.mismatch_reports < rules.demote_after,
-                score,
-                policy.exploratory(&view),
-                x,
-            ));
+            let class = if v.mismatch_reports < rules.demote_after {
+                2.0
+            } else {
+                0.0
+            } + if holder { 1.0 } else { 0.0 };
+            let score = if score.is_finite() {
+                score.clamp(-7.0, 7.0)
+            } else {
+                -7.0
+            };
+            ranked[n] = (class * 16.0 + score, policy.exploratory(&view), x, holder);
+            n += 1;
         }
-        // Demoted viewers last, whatever they hold; then holders before seeders (they
-        // have it now); then the policy's order.
-        ranked.sort_by(|a, b| {
-            (b.1, b.0)
-                .cmp(&(a.1, a.0))
-                .then_with(|| b.2.total_cmp(&a.2))
-        });
-        // At most one unproven peer while proven ones fill the hint; unproven ones fill
-        // whatever is left.
-        let mut picks: Vec<u32> = Vec::with_capacity(rules.peers_per_hint);
+        let ranked = &ranked[..n];
+        // The best K by key, with at most one unproven peer while proven ones fill the
+        // hint; unproven ones fill whatever is left. K is small: selection, no sort.
+        let k = rules.peers_per_hint.min(MAX_PICKS);
+        let mut taken = 0u64;
+        let mut picks = [0u32; MAX_PICKS];
+        let mut picked = 0;
         let mut explored = false;
-        for (_, _, _, exploratory, x) in &ranked {
-            if picks.len() >= rules.peers_per_hint {
-                break;
-            }
-            if *exploratory {
-                if explored {
+        for allow_more_unproven in [false, true] {
+            while picked < k {
+                let best = (0..ranked.len())
+                    .filter(|i| taken & (1 << i) == 0)
+                    .filter(|i| allow_more_unproven || !(ranked[*i].1 && explored))
+                    .max_by(|a, b| ranked[*a].0.total_cmp(&ranked[*b].0));
+                let Some(i) = best else {
+                    break;
+                };
+                taken |= 1 << i;
+                let (_, _, x, holder) = ranked[i];
+                if holder
+                    && !self.slots[x as usize]
+                        .as_ref()
+                        .is_some_and(|v| v.holds(off))
+                {
                     continue;
                 }
-                explored = true;
-            }
-            picks.push(*x);
-        }
-        for (_, _, _, _, x) in &ranked {
-            if picks.len() >= rules.peers_per_hint {
-                break;
-            }
-            if !picks.contains(x) {
-                picks.push(*x);
+                explored |= ranked[i].1;
+                picks[picked] = ranked[i].2;
+                picked += 1;
             }
         }
+        let picks = &picks[..picked];
         // A viewer re-planning a segment it was already hinted (a playlist reload) does
         // not charge the peers again.
         let charge = !requester_hinted;
         let mut chosen = Vec::with_capacity(picks.len());
-        for x in picks {
+        for &x in picks {
             let Some(v) = self.slots[x as usize].as_mut() else {
                 continue;
             };
