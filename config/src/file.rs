@@ -302,6 +302,14 @@ pub struct EdgeConfig {
     /// Default: "*".
     #[serde(default = "defaults::cors_allow_origin")]
     pub cors_allow_origin: String,
+    /// Networks (CIDRs) of the load balancers in front of the edge. A request whose TCP
+    /// peer is in one of them is taken to come from the address its `X-Forwarded-For`
+    /// header names: the rightmost address that is not itself a trusted proxy. That
+    /// address is what token IP binding, peer addresses, `p2p.networks` and the per-prefix
+    /// rate limit see. Never list networks that viewers connect from directly.
+    /// Default: none (the TCP peer is the client).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Bounds on manifests from origins; anything larger or deeper is refused with an error.
@@ -494,6 +502,7 @@ impl Default for EdgeConfig {
         Self {
             public_hosts: Vec::new(),
             cors_allow_origin: defaults::cors_allow_origin(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -619,6 +628,7 @@ impl ConfigFile {
                     "edge.example.com".to_owned(),
                     "*.edge.example.com".to_owned(),
                 ],
+                trusted_proxies: vec!["10.0.0.0/8".to_owned()],
                 ..EdgeConfig::default()
             },
             limits: LimitsConfig::default(),

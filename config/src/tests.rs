@@ -485,3 +485,19 @@ fn docs_configuration_md_carries_the_current_reference() {
 fn print_reference() {
     print!("{}", reference_markdown());
 }
+
+#[test]
+fn trusted_proxies_must_be_networks() {
+    let errors =
+        errors_of("[edge]\ntrusted_proxies = [\"10.0.0.0/8\", \"lb.example\", \"fd00::/8\"]\n");
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["edge.trusted_proxies[1]"]);
+    assert_eq!(errors[0].line, Some(2));
+    let ok = parse(
+        "[edge]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+        "t",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(ok.file.edge.trusted_proxies, ["10.0.0.0/8"]);
+}

@@ -192,6 +192,15 @@ pub(crate) fn validate(file: &ConfigFile) -> Vec<(String, String)> {
         );
     }
 
+    for (i, cidr) in file.edge.trusted_proxies.iter().enumerate() {
+        if let Err(e) = cidr.parse::<ipnet::IpNet>() {
+            err(
+                format!("edge.trusted_proxies[{i}]"),
+                format!("{cidr:?} is not a network such as \"10.0.0.0/8\" or \"fd00::/8\": {e}"),
+            );
+        }
+    }
+
     let l = &file.limits;
     if l.max_manifest_bytes == 0 || l.max_manifest_bytes > 256 * 1024 * 1024 {
         err(

@@ -4,9 +4,11 @@
 //! - [`signing`]: a [`rilla_manifest_rewriter::UriSigner`] that signs a viewer's URIs with
 //!   path-scoped tokens, and only for hosts that are ours.
 //! - [`cmcd`]: the CMCD keys the edge acts on (buffer length, throughput).
+//! - [`forwarded`]: the client's address behind trusted load balancers.
 //! - [`hints`]: a table of per-segment hints, loadable from JSON, that feeds the rewriter.
 
 pub mod cmcd;
+pub mod forwarded;
 pub mod hints;
 pub mod signing;
 

@@ -423,3 +423,40 @@ fn low_buffers_and_cdn_only_routes_get_the_cdn() {
         ) >= 1.0
     );
 }
+
+#[test]
+fn behind_a_trusted_load_balancer_peers_are_reached_at_the_forwarded_address() {
+    for (trusted, expected) in [(true, "203.0.113.7:41001"), (false, "127.0.0.1:41001")] {
+        let edge = if trusted {
+            "\n[edge]\ntrusted_proxies = [\"127.0.0.0/8\"]"
+        } else {
+            ""
+        };
+        let (_origin, proxy) = start(edge);
+        let a = join(&proxy, MEDIA, None, "");
+        let body = json!({"swarm": a.swarm, "port": 41001, "upload_kbps": 50000, "want": []});
+        let auth = format!("Bearer {}", a.token);
+        let r = request(
+            proxy.addr,
+            "POST",
+            "/p2p/v1/announce",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+                ("X-Forwarded-For", "198.51.100.1, 203.0.113.7"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let newest = *numbers(&a.playlist).last().unwrap();
+        fetch_segment(&proxy, &a, newest);
+        let b = join(&proxy, MEDIA, None, "");
+        let r = proxy.get(&format!(
+            "/p2p/v1/hints?swarm={}&seg={newest}&rt={}",
+            b.swarm, b.token
+        ));
+        let hints = json_of(&r);
+        assert_eq!(hints["hints"][0]["peers"][0]["addr"], expected, "{hints}");
+    }
+}

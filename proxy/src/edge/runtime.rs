@@ -30,6 +30,8 @@ pub struct Runtime {
     pub networks: Vec<(ipnet::IpNet, u16)>,
     /// P2P API rate limits (their state starts afresh on reload).
     pub limiters: Limiters,
+    /// Networks of the load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 fn origin_target(origin: &rilla_config::OriginConfig) -> anyhow::Result<OriginTarget> {
@@ -92,7 +94,15 @@ impl Runtime {
             p2p.network_table(),
             Limiters::new(p2p),
         );
+        let trusted_proxies = config
+            .file
+            .edge
+            .trusted_proxies
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
         Ok(Self {
+            trusted_proxies,
             rules,
             networks,
             limiters,

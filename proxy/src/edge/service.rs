@@ -57,10 +57,14 @@ fn request_info(session: &Session, rt: &super::runtime::Runtime) -> RequestInfo 
         path: req.uri.path().to_owned(),
         query: req.uri.query().map(str::to_owned),
         host,
-        client_ip: session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip()),
+        client_ip: rilla_plugins::forwarded::client_ip(
+            session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+            header("x-forwarded-for").as_deref(),
+            &rt.trusted_proxies,
+        ),
         range: header("range"),
         if_none_match: header("if-none-match"),
         tls,
