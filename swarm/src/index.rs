@@ -1050,7 +1050,10 @@ impl Swarm {
                 continue;
             }
             let view = v.view(cap);
-            let score = policy.score(&me_view, &view, &mut self.rng);
+            // Spread uploads: a peer already named for much of its capacity in this
+            // window loses up to a quarter point, less than the locality groups differ.
+            let busy = f64::from(v.load) / f64::from(cap.max(1));
+            let score = policy.score(&me_view, &view, &mut self.rng) - 0.25 * busy;
             let class = if v.mismatch_reports < rules.demote_after {
                 2.0
             } else {

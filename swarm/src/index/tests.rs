@@ -3,7 +3,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
-use crate::policy::{Adaptive, CdnOnly, Locality, RandomPeers};
+use crate::policy::{Adaptive, CdnOnly, Locality, PeerView, RandomPeers};
 
 const SWARM: &str = "s1";
 
@@ -772,4 +772,37 @@ fn sanctions_are_reported_once_when_thresholds_are_crossed() {
         sanctions.push((reply.demoted, reply.excluded));
     }
     assert_eq!(sanctions, [(0, 0), (0, 0), (1, 1), (0, 0)]);
+}
+
+/// Ranks every candidate alike: only the planner's own rules decide.
+struct Indifferent;
+
+impl Policy for Indifferent {
+    fn name(&self) -> &'static str {
+        "indifferent"
+    }
+    fn score(&self, _: &PeerView, _: &PeerView, _: &mut fastrand::Rng) -> f64 {
+        0.5
+    }
+}
+
+#[test]
+fn uploads_are_spread_over_equal_peers() {
+    let idx = index();
+    let t = Instant::now();
+    let ids = swarm_with(&idx, 2, 9, t);
+    serve(&idx, &ids[0], 9, t);
+    serve(&idx, &ids[1], 9, t);
+    let rules = PlanRules {
+        peers_per_hint: 1,
+        ..PlanRules::default()
+    };
+    let mut named = HashMap::new();
+    for i in 0..40 {
+        let h = plan(&idx, &format!("n{i}"), 9, &Indifferent, &rules, t);
+        *named.entry(peers(&h)[0].clone()).or_insert(0) += 1;
+    }
+    // Capacity is ample (20 Mbit/s each): equal peers share the work evenly.
+    assert_eq!(named.get(&ids[0]), Some(&20), "{named:?}");
+    assert_eq!(named.get(&ids[1]), Some(&20), "{named:?}");
 }
