@@ -412,6 +412,22 @@ impl SwarmIndex {
         self.shard(swarm).swarms.get(swarm).map(|s| s.path.clone())
     }
 
+    /// Runs `f` on a swarm with the viewer found or added (its slot) and the time in
+    /// ticks, under the swarm's shard lock.
+    fn with_viewer<R>(
+        &self,
+        swarm: &str,
+        viewer: &ViewerInfo<'_>,
+        now: Instant,
+        f: impl FnOnce(&mut Swarm, u32, u32) -> Result<R, Refusal>,
+    ) -> Result<R, Refusal> {
+        let now = self.tick(now);
+        let mut shard = self.shard(swarm);
+        let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
+        let slot = self.upsert(s, viewer, now)?;
+        f(s, slot, now)
+    }
+
     /// Records that the edge served `segment` to a viewer: it holds it now, and the
     /// segment's hash and size are known.
     pub fn record_served(
@@ -423,21 +439,19 @@ impl SwarmIndex {
         sha256: [u8; 32],
         now: Instant,
     ) -> Result<bool, Refusal> {
-        let now = self.tick(now);
-        let mut shard = self.shard(swarm);
-        let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
-        let slot = self.upsert(s, viewer, now)?;
-        let off = s.offset(segment).ok_or(Refusal::OutOfRange)?;
-        let size = u32::try_from(bytes).unwrap_or(u32::MAX).max(1);
-        s.segment_bytes = if s.segment_bytes == 0 {
-            size
-        } else {
-            ((u64::from(s.segment_bytes) * 7 + u64::from(size)) / 8) as u32
-        };
-        let seg = s.segs.entry(off).or_insert_with(|| Seg::new(now));
-        seg.edge_served = seg.edge_served.saturating_add(1);
-        seg.sha256 = Some(sha256);
-        Ok(self.hold(s, slot, off, now))
+        self.with_viewer(swarm, viewer, now, |s, slot, now| {
+            let off = s.offset(segment).ok_or(Refusal::OutOfRange)?;
+            let size = u32::try_from(bytes).unwrap_or(u32::MAX).max(1);
+            s.segment_bytes = if s.segment_bytes == 0 {
+                size
+            } else {
+                ((u64::from(s.segment_bytes) * 7 + u64::from(size)) / 8) as u32
+            };
+            let seg = s.segs.entry(off).or_insert_with(|| Seg::new(now));
+            seg.edge_served = seg.edge_served.saturating_add(1);
+            seg.sha256 = Some(sha256);
+            Ok(self.hold(s, slot, off, now))
+        })
     }
 
     /// Adds a holding, within the total bound. Returns `false` when refused.
@@ -520,140 +534,138 @@ impl SwarmIndex {
         rules: &PlanRules,
         now: Instant,
     ) -> Result<AnnounceReply, Refusal> {
-        let now = self.tick(now);
-        let mut shard = self.shard(swarm);
-        let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
-        let slot = self.upsert(s, viewer, now)?;
-        let mut reply = AnnounceReply::default();
-        let me_net;
-        {
-            let Some(v) = s.slots[slot as usize].as_mut() else {
-                return Err(Refusal::UnknownSwarm);
-            };
-            if let Some(addr) = announce.addr {
-                v.addr = Some(addr.into());
-            }
-            if let Some(k) = announce.upload_kbps {
-                v.upload_kbps = k;
-            }
-            me_net = v.net;
-        }
-        for &segment in announce.dropped {
-            let off = s.offset(segment);
-            if let (Some(off), Some(v)) = (off, s.slots[slot as usize].as_mut()) {
-                v.drop_segment(off);
-            }
-        }
-        for gain in announce.gained {
-            let Some(off) = s.offset(gain.segment) else {
-                reply.refused.push(gain.segment);
-                continue;
-            };
-            let seeding = s
-                .segs
-                .get(&off)
-                .is_some_and(|seg| seg.seeders.iter().any(|(x, _)| *x == slot));
-            let (held, hinted) = s.slots[slot as usize]
-                .as_ref()
-                .map_or((false, false), |v| (v.holds(off), v.was_hinted(off)));
-            if !(held || hinted || seeding) {
-                reply.refused.push(gain.segment);
-                continue;
-            }
-            match gain.from.as_deref() {
-                Some(peer) => {
-                    // Credit only a peer that could have sent it: one that holds or
-                    // seeds the segment. Anything else teaches the policy nothing.
-                    let sender = s.slot_of(&self.hasher, peer).filter(|p| {
-                        *p != slot
-                            && (s.slots[*p as usize].as_ref().is_some_and(|v| v.holds(off))
-                                || s.segs
-                                    .get(&off)
-                                    .is_some_and(|seg| seg.seeders.iter().any(|(x, _)| x == p)))
-                    });
-                    if let Some(p) = sender {
-                        let kbps =
-                            (gain.millis > 0).then(|| gain.bytes as f32 * 8.0 / gain.millis as f32);
-                        if let Some(pv) = s.slots[p as usize].as_mut() {
-                            pv.delivered(true, kbps);
-                            policy.learn(&Outcome {
-                                from_net: pv.net,
-                                to_net: me_net,
-                                delivered: true,
-                                kbps,
-                            });
-                        }
-                        reply.used += 1;
-                    }
+        self.with_viewer(swarm, viewer, now, |s, slot, now| {
+            let mut reply = AnnounceReply::default();
+            let me_net;
+            {
+                let Some(v) = s.slots[slot as usize].as_mut() else {
+                    return Err(Refusal::UnknownSwarm);
+                };
+                if let Some(addr) = announce.addr {
+                    v.addr = Some(addr.into());
                 }
-                None if hinted => reply.fell_back += 1,
-                None => {}
+                if let Some(k) = announce.upload_kbps {
+                    v.upload_kbps = k;
+                }
+                me_net = v.net;
             }
-            if !self.hold(s, slot, off, now) {
-                reply.holdings_refused += 1;
+            for &segment in announce.dropped {
+                let off = s.offset(segment);
+                if let (Some(off), Some(v)) = (off, s.slots[slot as usize].as_mut()) {
+                    v.drop_segment(off);
+                }
             }
-        }
-        let reporter = self.hasher.hash_one(viewer.id);
-        for failure in announce.failures {
-            // A report counts only from a viewer that was hinted peers for that segment,
-            // about a peer of the swarm: inventing reporters costs a hint each.
-            let hinted = s.offset(failure.segment).is_some_and(|off| {
-                s.slots[slot as usize]
+            for gain in announce.gained {
+                let Some(off) = s.offset(gain.segment) else {
+                    reply.refused.push(gain.segment);
+                    continue;
+                };
+                let seeding = s
+                    .segs
+                    .get(&off)
+                    .is_some_and(|seg| seg.seeders.iter().any(|(x, _)| *x == slot));
+                let (held, hinted) = s.slots[slot as usize]
                     .as_ref()
-                    .is_some_and(|v| v.was_hinted(off))
-            });
-            let Some(p) = s
-                .slot_of(&self.hasher, &failure.peer)
-                .filter(|p| *p != slot && hinted)
-            else {
-                continue;
-            };
-            reply.failed += 1;
-            if let Some(pv) = s.slots[p as usize].as_mut() {
-                pv.delivered(false, None);
-                policy.learn(&Outcome {
-                    from_net: pv.net,
-                    to_net: me_net,
-                    delivered: false,
-                    kbps: None,
+                    .map_or((false, false), |v| (v.holds(off), v.was_hinted(off)));
+                if !(held || hinted || seeding) {
+                    reply.refused.push(gain.segment);
+                    continue;
+                }
+                match gain.from.as_deref() {
+                    Some(peer) => {
+                        // Credit only a peer that could have sent it: one that holds or
+                        // seeds the segment. Anything else teaches the policy nothing.
+                        let sender = s.slot_of(&self.hasher, peer).filter(|p| {
+                            *p != slot
+                                && (s.slots[*p as usize].as_ref().is_some_and(|v| v.holds(off))
+                                    || s.segs
+                                        .get(&off)
+                                        .is_some_and(|seg| seg.seeders.iter().any(|(x, _)| x == p)))
+                        });
+                        if let Some(p) = sender {
+                            let kbps = (gain.millis > 0)
+                                .then(|| gain.bytes as f32 * 8.0 / gain.millis as f32);
+                            if let Some(pv) = s.slots[p as usize].as_mut() {
+                                pv.delivered(true, kbps);
+                                policy.learn(&Outcome {
+                                    from_net: pv.net,
+                                    to_net: me_net,
+                                    delivered: true,
+                                    kbps,
+                                });
+                            }
+                            reply.used += 1;
+                        }
+                    }
+                    None if hinted => reply.fell_back += 1,
+                    None => {}
+                }
+                if !self.hold(s, slot, off, now) {
+                    reply.holdings_refused += 1;
+                }
+            }
+            let reporter = self.hasher.hash_one(viewer.id);
+            for failure in announce.failures {
+                // A report counts only from a viewer that was hinted peers for that segment,
+                // about a peer of the swarm: inventing reporters costs a hint each.
+                let hinted = s.offset(failure.segment).is_some_and(|off| {
+                    s.slots[slot as usize]
+                        .as_ref()
+                        .is_some_and(|v| v.was_hinted(off))
                 });
-            }
-            if failure.kind == FailureKind::HashMismatch {
-                let reporters = s.mismatch.entry(p).or_default();
-                if !reporters.contains(&reporter) && reporters.len() < usize::from(u8::MAX) {
-                    reporters.push(reporter);
-                }
-                let n = reporters.len() as u8;
+                let Some(p) = s
+                    .slot_of(&self.hasher, &failure.peer)
+                    .filter(|p| *p != slot && hinted)
+                else {
+                    continue;
+                };
+                reply.failed += 1;
                 if let Some(pv) = s.slots[p as usize].as_mut() {
-                    if pv.mismatch_reports < rules.demote_after && n >= rules.demote_after {
-                        reply.demoted += 1;
+                    pv.delivered(false, None);
+                    policy.learn(&Outcome {
+                        from_net: pv.net,
+                        to_net: me_net,
+                        delivered: false,
+                        kbps: None,
+                    });
+                }
+                if failure.kind == FailureKind::HashMismatch {
+                    let reporters = s.mismatch.entry(p).or_default();
+                    if !reporters.contains(&reporter) && reporters.len() < usize::from(u8::MAX) {
+                        reporters.push(reporter);
                     }
-                    if pv.mismatch_reports < rules.exclude_after && n >= rules.exclude_after {
-                        reply.excluded += 1;
+                    let n = reporters.len() as u8;
+                    if let Some(pv) = s.slots[p as usize].as_mut() {
+                        if pv.mismatch_reports < rules.demote_after && n >= rules.demote_after {
+                            reply.demoted += 1;
+                        }
+                        if pv.mismatch_reports < rules.exclude_after && n >= rules.exclude_after {
+                            reply.excluded += 1;
+                        }
+                        pv.mismatch_reports = n;
                     }
-                    pv.mismatch_reports = n;
                 }
             }
-        }
-        if announce.leaving {
-            if let Some(v) = s.slots[slot as usize].as_mut() {
-                for h in &mut v.held {
-                    h.at = DROPPED;
+            if announce.leaving {
+                if let Some(v) = s.slots[slot as usize].as_mut() {
+                    for h in &mut v.held {
+                        h.at = DROPPED;
+                    }
+                    v.last_seen = 0;
                 }
-                v.last_seen = 0;
+                return Ok(reply);
             }
-            return Ok(reply);
-        }
-        let wanted: Vec<u64> = match announce.want {
-            None => s.upcoming(slot, rules.hinted_segments),
-            Some(want) => want.iter().take(MAX_PLANNED).copied().collect(),
-        };
-        for segment in wanted {
-            if let Some(h) = s.plan(slot, segment, policy, rules, now) {
-                reply.hints.push(h);
+            let wanted: Vec<u64> = match announce.want {
+                None => s.upcoming(slot, rules.hinted_segments),
+                Some(want) => want.iter().take(MAX_PLANNED).copied().collect(),
+            };
+            for segment in wanted {
+                if let Some(h) = s.plan(slot, segment, policy, rules, now) {
+                    reply.hints.push(h);
+                }
             }
-        }
-        Ok(reply)
+            Ok(reply)
+        })
     }
 
     /// Hints for the given segments, for one viewer.
@@ -666,15 +678,13 @@ impl SwarmIndex {
         rules: &PlanRules,
         now: Instant,
     ) -> Result<Vec<Hint>, Refusal> {
-        let now = self.tick(now);
-        let mut shard = self.shard(swarm);
-        let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
-        let slot = self.upsert(s, viewer, now)?;
-        Ok(segments
-            .iter()
-            .take(MAX_PLANNED)
-            .filter_map(|&seg| s.plan(slot, seg, policy, rules, now))
-            .collect())
+        self.with_viewer(swarm, viewer, now, |s, slot, now| {
+            Ok(segments
+                .iter()
+                .take(MAX_PLANNED)
+                .filter_map(|&seg| s.plan(slot, seg, policy, rules, now))
+                .collect())
+        })
     }
 
     /// Hints for a media playlist listing `segments` (ascending): the newest
@@ -688,30 +698,28 @@ impl SwarmIndex {
         rules: &PlanRules,
         now: Instant,
     ) -> Result<Vec<Hint>, Refusal> {
-        let now = self.tick(now);
-        let mut shard = self.shard(swarm);
-        let s = shard.swarms.get_mut(swarm).ok_or(Refusal::UnknownSwarm)?;
-        let slot = self.upsert(s, viewer, now)?;
-        let upcoming = segments.len().saturating_sub(rules.hinted_segments);
-        let mut hints = Vec::with_capacity(segments.len().min(64));
-        for (i, &segment) in segments.iter().enumerate() {
-            if i >= upcoming {
-                if let Some(h) = s.plan(slot, segment, policy, rules, now) {
-                    hints.push(h);
+        self.with_viewer(swarm, viewer, now, |s, slot, now| {
+            let upcoming = segments.len().saturating_sub(rules.hinted_segments);
+            let mut hints = Vec::with_capacity(segments.len().min(64));
+            for (i, &segment) in segments.iter().enumerate() {
+                if i >= upcoming {
+                    if let Some(h) = s.plan(slot, segment, policy, rules, now) {
+                        hints.push(h);
+                    }
+                } else if let Some(sha256) = s
+                    .offset(segment)
+                    .and_then(|off| s.segs.get(&off))
+                    .and_then(|seg| seg.sha256)
+                {
+                    hints.push(Hint {
+                        segment,
+                        action: Action::Cdn(CdnReason::Past),
+                        sha256: Some(sha256),
+                    });
                 }
-            } else if let Some(sha256) = s
-                .offset(segment)
-                .and_then(|off| s.segs.get(&off))
-                .and_then(|seg| seg.sha256)
-            {
-                hints.push(Hint {
-                    segment,
-                    action: Action::Cdn(CdnReason::Past),
-                    sha256: Some(sha256),
-                });
             }
-        }
-        Ok(hints)
+            Ok(hints)
+        })
     }
 
     /// The viewers holding `segment` of `swarm` now, sorted.
