@@ -8,7 +8,7 @@
 use std::{net::SocketAddr, time::Instant};
 
 use pingora::proxy::Session;
-use rilla_swarm::{Action, Announce, Failure, FailureKind, Gain, Hint};
+use rilla_swarm::{Action, Announce, Failure, FailureKind, Gain, Hint, Policy};
 use rilla_token::{TokenError, ViewerClaims, find_token, unix_now};
 use serde::{Deserialize, Serialize};
 
@@ -196,12 +196,13 @@ fn presented_token<'a>(req: &'a RequestInfo, param: &str) -> Option<&'a str> {
 }
 
 /// Checks the token against the swarm's playlist path and the viewer's rate limit.
-fn authorize(
-    edge: &Edge,
+/// Returns the viewer's claims and the policy of the route that serves the swarm.
+fn authorize<'e>(
+    edge: &'e Edge,
     rt: &Runtime,
     req: &RequestInfo,
     swarm: &str,
-) -> Result<ViewerClaims, Reply> {
+) -> Result<(ViewerClaims, &'e dyn Policy), Reply> {
     let Some(path) = edge.swarms.swarm_path(swarm) else {
         return Err(edge.refuse(
             404,
@@ -231,7 +232,11 @@ fn authorize(
             "too many P2P requests from this viewer",
         ));
     }
-    Ok(claims)
+    let policy = rt
+        .config
+        .route_for(&path)
+        .map_or("cdn-only", |r| r.policy.as_str());
+    Ok((claims, edge.policies.get(policy)))
 }
 
 /// Serves a request under `/p2p/v1/`.
@@ -283,11 +288,11 @@ pub async fn serve(edge: &Edge, rt: &Runtime, session: &mut Session, req: &Reque
             &format!("at most {MAX_LIST} entries per list"),
         );
     }
-    let claims = match authorize(edge, rt, req, &parsed.swarm) {
+    let (claims, policy) = match authorize(edge, rt, req, &parsed.swarm) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    announce(edge, rt, req, &claims, parsed)
+    announce(edge, rt, req, &claims, policy, parsed)
 }
 
 fn announce(
@@ -295,17 +300,9 @@ fn announce(
     rt: &Runtime,
     req: &RequestInfo,
     claims: &ViewerClaims,
+    policy: &dyn Policy,
     body: AnnounceBody,
 ) -> Reply {
-    let route = rt.config.route_for(
-        edge.swarms
-            .swarm_path(&body.swarm)
-            .as_deref()
-            .unwrap_or_default(),
-    );
-    let policy = edge
-        .policies
-        .get(route.map_or("cdn-only", |r| r.policy.as_str()));
     let mut who = viewer_info(edge, rt, req, &claims.sub);
     if body.buffer_ms.is_some() {
         who.buffer_ms = body.buffer_ms;
@@ -432,16 +429,10 @@ fn hints(edge: &Edge, rt: &Runtime, req: &RequestInfo) -> Reply {
     if segments.is_empty() || segments.len() > 16 {
         return edge.refuse(400, "malformed", "give 1 to 16 segment numbers in seg");
     }
-    let claims = match authorize(edge, rt, req, swarm) {
+    let (claims, policy) = match authorize(edge, rt, req, swarm) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    let route = rt
-        .config
-        .route_for(edge.swarms.swarm_path(swarm).as_deref().unwrap_or_default());
-    let policy = edge
-        .policies
-        .get(route.map_or("cdn-only", |r| r.policy.as_str()));
     let who = viewer_info(edge, rt, req, &claims.sub);
     match edge
         .swarms
