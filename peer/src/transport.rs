@@ -47,6 +47,16 @@ pub enum PeerFetchError {
     Unreachable(String),
 }
 
+impl From<reqwest::Error> for PeerFetchError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Unreachable(e.to_string())
+        }
+    }
+}
+
 /// Fetches segments from other peers.
 pub trait PeerTransport: Send + Sync {
     /// Fetches segment `segment` of `swarm` from the peer at `peer`, presenting `token`,
@@ -103,11 +113,7 @@ impl PeerTransport for HttpTransport {
             .timeout(timeout)
             .send()
             .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => return Err(PeerFetchError::Timeout),
-            Err(e) => return Err(PeerFetchError::Unreachable(e.to_string())),
-        };
+        let resp = sent.map_err(PeerFetchError::from)?;
         match resp.status().as_u16() {
             200 => read_bounded(resp).await,
             404 => Err(PeerFetchError::NotHeld),
@@ -122,20 +128,13 @@ impl PeerTransport for HttpTransport {
 pub const MAX_SEGMENT_BYTES: usize = 64 * 1024 * 1024;
 
 async fn read_bounded(mut resp: reqwest::Response) -> Result<Bytes, PeerFetchError> {
-    let failed = |e: reqwest::Error| {
-        if e.is_timeout() {
-            PeerFetchError::Timeout
-        } else {
-            PeerFetchError::Unreachable(e.to_string())
-        }
-    };
     let too_big = || PeerFetchError::Refused(413);
     let declared = resp.content_length().unwrap_or(0);
     if declared > MAX_SEGMENT_BYTES as u64 {
         return Err(too_big());
     }
     let mut body = Vec::with_capacity(declared as usize);
-    while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+    while let Some(chunk) = resp.chunk().await? {
         if body.len() + chunk.len() > MAX_SEGMENT_BYTES {
             return Err(too_big());
         }
