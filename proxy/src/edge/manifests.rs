@@ -198,15 +198,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
             }
         }
     };
-    let reply = personalize(
-        edge,
-        rt,
-        req,
-        &viewer,
-        &manifest.body,
-        manifest.content_type.as_deref(),
-        Some(&manifest.playlist),
-    );
+    let reply = personalize(edge, rt, route, req, &viewer, &manifest);
     if stale {
         reply.header("X-Rilla-Stale", "1")
     } else {
@@ -219,6 +211,7 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
 pub async fn personalize_fetched(
     edge: &Edge,
     rt: &Runtime,
+    route: &RouteConfig,
     req: &RequestInfo,
     claims: &ViewerClaims,
     resp: &OriginResponse,
@@ -227,15 +220,15 @@ pub async fn personalize_fetched(
         id: claims.sub.clone(),
         presented: None,
     };
-    personalize(
-        edge,
-        rt,
-        req,
-        &viewer,
-        &resp.body,
-        resp.content_type.as_deref(),
-        None,
-    )
+    // Not cached: its playlist facts are worked out for this request only.
+    let manifest = OriginManifest {
+        body: resp.body.clone(),
+        content_type: resp.content_type.clone(),
+        ttl: Duration::ZERO,
+        fetched_at: Instant::now(),
+        playlist: std::sync::OnceLock::new(),
+    };
+    personalize(edge, rt, route, req, &viewer, &manifest)
 }
 
 /// `EXT-X-TARGETDURATION` of an HLS playlist, seconds.
@@ -252,6 +245,7 @@ fn target_duration(body: &[u8]) -> Option<f64> {
 fn playlist_info(
     edge: &Edge,
     rt: &Runtime,
+    route: &RouteConfig,
     req: &RequestInfo,
     url: &url::Url,
     body: &[u8],
@@ -259,7 +253,6 @@ fn playlist_info(
 ) -> Option<PlaylistInfo> {
     let segments = hls::segments(body).ok()?;
     let base = Base::new(url)?;
-    let route = rt.config.route_for(&req.path)?;
     let param = rt.config.file.tokens.query_param.as_str();
     let mut numbers = Vec::new();
     for seg in segments.iter().filter(|s| s.part.is_none()) {
@@ -299,13 +292,14 @@ fn playlist_info(
 fn swarm_hints(
     edge: &Edge,
     rt: &Runtime,
+    route: &RouteConfig,
     req: &RequestInfo,
     viewer: &Viewer,
     swarm: &str,
     info: &PlaylistInfo,
 ) -> HintTable {
     let now = Instant::now();
-    let (Some(route), Some(newest)) = (rt.config.route_for(&req.path), info.segments.last()) else {
+    let Some(newest) = info.segments.last() else {
         return HintTable::default();
     };
     let refused = |r: rilla_swarm::Refusal| {
@@ -338,12 +332,12 @@ fn swarm_hints(
 fn personalize(
     edge: &Edge,
     rt: &Runtime,
+    route: &RouteConfig,
     req: &RequestInfo,
     viewer: &Viewer,
-    body: &[u8],
-    content_type: Option<&str>,
-    playlist_cache: Option<&std::sync::OnceLock<Option<PlaylistInfo>>>,
+    manifest: &OriginManifest,
 ) -> Reply {
+    let body: &[u8] = &manifest.body;
     let started = Instant::now();
     let tokens = &rt.config.file.tokens;
     let scheme = if req.tls { "https" } else { "http" };
@@ -393,19 +387,15 @@ fn personalize(
             .unwrap_or(u32::MAX),
     };
     let format = rilla_manifest_rewriter::detect_format(body);
-    let computed;
-    let info: Option<&PlaylistInfo> = match (&format, playlist_cache) {
-        (Ok(ManifestFormat::Hls), Some(cell)) => cell
-            .get_or_init(|| playlist_info(edge, rt, req, &url, body, &swarm))
+    let info: Option<&PlaylistInfo> = match &format {
+        Ok(ManifestFormat::Hls) => manifest
+            .playlist
+            .get_or_init(|| playlist_info(edge, rt, route, req, &url, body, &swarm))
             .as_ref(),
-        (Ok(ManifestFormat::Hls), None) => {
-            computed = playlist_info(edge, rt, req, &url, body, &swarm);
-            computed.as_ref()
-        }
         _ => None,
     };
     let hints = match info {
-        Some(info) => swarm_hints(edge, rt, req, viewer, &swarm, info),
+        Some(info) => swarm_hints(edge, rt, route, req, viewer, &swarm, info),
         None => HintTable::default(),
     };
     let mut plan = RewritePlan {
@@ -435,7 +425,7 @@ fn personalize(
     edge.metrics
         .rewrite_latency
         .observe(started.elapsed().as_secs_f64());
-    let content_type = content_type.map(str::to_owned).unwrap_or_else(|| {
+    let content_type = manifest.content_type.clone().unwrap_or_else(|| {
         match format {
             Ok(ManifestFormat::Dash) => "application/dash+xml",
             _ => "application/vnd.apple.mpegurl",

@@ -218,8 +218,15 @@ pub async fn serve(edge: &Edge, rt: &Runtime, route: &RouteConfig, req: &Request
                             Reply::error(502, "origin_status", &format!("the origin answered {s}"))
                         }
                         SegmentFetchError::Manifest(resp) => {
-                            manifests::personalize_fetched(edge, rt, req, verified.claims(), resp)
-                                .await
+                            manifests::personalize_fetched(
+                                edge,
+                                rt,
+                                route,
+                                req,
+                                verified.claims(),
+                                resp,
+                            )
+                            .await
                         }
                     };
                 }
