@@ -18,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR/.. disable=SC1091
 source scripts/lib/install.sh
+# shellcheck source-path=SCRIPTDIR/.. disable=SC1091
+source scripts/lib/bench.sh
 
 duration=${DURATION:-20s}
 connections=${CONNECTIONS:-64}
@@ -50,52 +52,8 @@ cargo build --release --locked --bin rilla
 rilla=$PWD/target/release/rilla
 
 # ---- clean-up of everything started here ---------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/rilla-bench.XXXXXX")
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir rilla-bench
 
-# A loopback port nothing listens on (checked just before use; the window is small).
-free_port() {
-    local port tries
-    for tries in $(seq 1 200); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port after $tries tries"
-}
-
-# Waits until URL answers 200, or fails naming WHAT when PID exits or 30 s pass.
-wait_ready() {
-    local what=$1 url=$2 pid=$3 log=$4 i
-    for i in $(seq 1 300); do
-        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "-- $log:" >&2
-            tail -n 20 "$log" >&2 || true
-            die "$what exited during start-up"
-        fi
-        sleep 0.1
-    done
-    echo "-- $log:" >&2
-    tail -n 20 "$log" >&2 || true
-    die "$what did not answer $url within $((i / 10)) s"
-}
 
 # ---- the 1 MiB segment and nginx -----------------------------------------------------------
 mkdir -p "$work/www/bench" "$work/nginx/tmp"

@@ -34,6 +34,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR/.. disable=SC1091
 source scripts/lib/install.sh
+# shellcheck source-path=SCRIPTDIR/.. disable=SC1091
+source scripts/lib/bench.sh
 
 if [ "${QUICK:-0}" != 0 ]; then
     viewers=${VIEWERS:-50}
@@ -84,24 +86,8 @@ else
 fi
 
 # ---- clean-up of everything started here ---------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/rilla-swarm.XXXXXX")
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ "${KEEP_WORK:-0}" != 0 ]; then
-        echo "swarm.sh: kept $work" >&2
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+keep_work=${KEEP_WORK:-0}
+bench_workdir rilla-swarm
 
 # Forgets PID once it has been reaped here (so that the clean-up never signals a reused id).
 forget() {
@@ -110,38 +96,6 @@ forget() {
         [ "$pid" = "$1" ] || kept+=("$pid")
     done
     pids=("${kept[@]}")
-}
-
-# A loopback port nothing listens on (checked just before use; the window is small).
-free_port() {
-    local port tries
-    for tries in $(seq 1 200); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port after $tries tries"
-}
-
-# Waits until URL answers 200, or fails naming WHAT when PID exits or 30 s pass.
-wait_ready() {
-    local what=$1 url=$2 pid=$3 log=$4 i
-    for i in $(seq 1 300); do
-        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "-- $log:" >&2
-            tail -n 20 "$log" >&2 || true
-            die "$what exited during start-up"
-        fi
-        sleep 0.1
-    done
-    echo "-- $log:" >&2
-    tail -n 20 "$log" >&2 || true
-    die "$what did not answer $url within $((i / 10)) s"
 }
 
 # CPU time (clock ticks, user + system) used so far by PID.
